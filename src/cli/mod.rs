@@ -1,0 +1,85 @@
+//! Command-line arguments (clap) turned once into validated settings for the commands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::load::LoadOptions;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "stackctl",
+    version,
+    about = "Declarative, GitOps-style deployer for Docker Swarm stacks"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Load and check stack files without touching the cluster.
+    Validate(ValidateArgs),
+}
+
+/// Which files to read and how, shared by every command that loads a stack.
+#[derive(Debug, Args)]
+pub struct FileArgs {
+    /// Stack files, merged in order (later files override earlier ones).
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Stack file (repeatable), for `docker stack deploy -c` habits; read before FILE arguments.
+    #[arg(
+        short = 'c',
+        long = "compose-file",
+        value_name = "FILE",
+        value_delimiter = ','
+    )]
+    pub compose_files: Vec<PathBuf>,
+    /// Variables file for `${VAR}` interpolation, instead of `.env` beside the first file.
+    #[arg(long, value_name = "FILE")]
+    pub env_file: Option<PathBuf>,
+    /// Activate services that list this profile (repeatable).
+    #[arg(long = "profile", value_name = "NAME")]
+    pub profiles: Vec<String>,
+}
+
+impl FileArgs {
+    /// The loader's options; the process environment supplies variables.
+    #[must_use]
+    pub fn load_options(&self) -> LoadOptions {
+        let files = self
+            .compose_files
+            .iter()
+            .chain(&self.files)
+            .cloned()
+            .collect();
+        LoadOptions {
+            env_file: self.env_file.clone(),
+            profiles: self.profiles.clone(),
+            ..LoadOptions::new(files)
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+/// Whether to colour output: a terminal, and `NO_COLOR` unset.
+#[must_use]
+pub fn use_color(stream_is_terminal: bool) -> bool {
+    stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}

@@ -1,0 +1,9 @@
+//! stackctl: a declarative, GitOps-style deployer for Docker Swarm stacks.
+//!
+//! The pipeline, one module per stage: [`load`] reads stack files into the [`model`]; later
+//! stages convert, observe the cluster, diff, plan and apply.
+
+pub mod cli;
+pub mod commands;
+pub mod load;
+pub mod model;

@@ -1,0 +1,86 @@
+//! Checked access to a mapping's keys: unknown keys are reported once, with a suggestion.
+
+use super::Decoder;
+use crate::load::node::{At, Node, Value};
+use crate::load::suggest::closest;
+
+/// The entries of one mapping that passed the key check.
+pub(crate) struct Fields<'n> {
+    entries: &'n [(At<String>, Node)],
+}
+
+impl<'n> Fields<'n> {
+    pub(crate) fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.value == key)
+            .map(|(_, v)| v)
+    }
+
+    pub(crate) fn entries(&self) -> &'n [(At<String>, Node)] {
+        self.entries
+    }
+}
+
+/// Where a misplaced key belongs, for keys people often put one level off.
+const BELONGS_UNDER: &[(&str, &str)] = &[
+    ("replicas", "deploy"),
+    ("update_config", "deploy"),
+    ("rollback_config", "deploy"),
+    ("restart_policy", "deploy"),
+    ("placement", "deploy"),
+    ("resources", "deploy"),
+    ("endpoint_mode", "deploy"),
+    ("mode", "deploy"),
+    ("constraints", "deploy.placement"),
+    ("preferences", "deploy.placement"),
+    ("limits", "deploy.resources"),
+    ("reservations", "deploy.resources"),
+    ("aliases", "networks.<name>"),
+];
+
+impl Decoder<'_> {
+    /// Check that `node` is a mapping whose keys are in `allowed` (or `x-*` when `extensions`),
+    /// reporting each other key. Returns `None` when the node is not a mapping.
+    pub(crate) fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        path: &str,
+        allowed: &[&str],
+        extensions: bool,
+    ) -> Option<Fields<'n>> {
+        let Value::Map(entries) = &node.value else {
+            self.type_error(node, path, "a mapping");
+            return None;
+        };
+        for (key, _) in entries {
+            let name = key.value.as_str();
+            if allowed.contains(&name) || (extensions && name.starts_with("x-")) {
+                continue;
+            }
+            self.unknown_key(key, path, allowed);
+        }
+        Some(Fields { entries })
+    }
+
+    fn unknown_key(&mut self, key: &At<String>, path: &str, allowed: &[&str]) {
+        let name = key.value.as_str();
+        let message = if path.is_empty() {
+            format!("unknown top-level key `{name}`")
+        } else {
+            format!("unknown key `{name}` in {path}")
+        };
+        let mut diag = crate::load::Diagnostic::error("stackctl::load::unknown_key", message)
+            .at(key.span, "not allowed here");
+        if let Some(best) = closest(name, allowed.iter().copied()) {
+            diag = diag.with_help(format!("did you mean `{best}`?"));
+        } else if let Some((_, parent)) = BELONGS_UNDER.iter().find(|(k, _)| *k == name) {
+            diag = diag.with_help(format!("`{name}` belongs under `{parent}:`"));
+        } else if name.starts_with('x') || name.starts_with('X') {
+            diag = diag.with_help("extension fields must start with `x-`");
+        } else {
+            diag = diag.with_help(format!("allowed keys here: {}", allowed.join(", ")));
+        }
+        self.push(diag);
+    }
+}

@@ -1,0 +1,109 @@
+//! Resource quantities: memory sizes (binary units, like docker's `RAMInBytes`) and CPU counts
+//! (exact decimals to nano-CPUs, like docker's `ParseCPUs`).
+
+/// `512M`, `1.5g`, `128Mi`, `1024kb`, `100` (bytes). Units are powers of 1024, case-insensitive.
+pub fn parse_memory(text: &str) -> Result<i64, String> {
+    let bad = || format!("invalid size {text:?}");
+    let s = text.trim_end();
+    let number_len = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(number_len);
+    if number.is_empty() || number.starts_with('.') || number.ends_with('.') {
+        return Err(bad());
+    }
+    let unit = unit.strip_prefix(' ').unwrap_or(unit).to_ascii_lowercase();
+    let unit = unit.strip_suffix('b').unwrap_or(&unit);
+    let unit = unit.strip_suffix('i').unwrap_or(unit);
+    let shift = match unit {
+        "" => 0,
+        "k" => 10,
+        "m" => 20,
+        "g" => 30,
+        "t" => 40,
+        "p" => 50,
+        _ => return Err(bad()),
+    };
+    let value: f64 = number.parse().map_err(|_| bad())?;
+    let bytes = value * f64::from(1u32 << (shift % 30)) * f64::from(1u32 << (shift - shift % 30));
+    if bytes >= 9.2e18 {
+        return Err(format!("size {text:?} is too large"));
+    }
+    Ok(bytes as i64)
+}
+
+/// `0.5` -> 500000000 nano-CPUs; also `1/2`. More precise than 1e-9 is an error.
+pub fn parse_cpus(text: &str) -> Result<i64, String> {
+    let bad = || format!("invalid CPU count {text:?}: use a decimal number such as `0.5` or `2`");
+    let (num, den) = match text.split_once('/') {
+        Some((n, d)) => (
+            parse_decimal(n).ok_or_else(bad)?,
+            parse_decimal(d).ok_or_else(bad)?,
+        ),
+        None => (parse_decimal(text).ok_or_else(bad)?, (1, 0)),
+    };
+    // value = (n / 10^a) / (d / 10^b) ; nanos = value * 1e9
+    let ((n, a), (d, b)) = (num, den);
+    if d == 0 {
+        return Err(bad());
+    }
+    let numerator = n.checked_mul(10i128.pow(9 + b)).ok_or_else(bad)?;
+    let denominator = d.checked_mul(10i128.pow(a)).ok_or_else(bad)?;
+    if numerator % denominator != 0 {
+        return Err(format!(
+            "CPU count {text:?} is too precise: at most 9 decimal places"
+        ));
+    }
+    i64::try_from(numerator / denominator).map_err(|_| bad())
+}
+
+/// A non-negative decimal as (digits, decimal places).
+fn parse_decimal(s: &str) -> Option<(i128, u32)> {
+    let s = s.trim();
+    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    if (int.is_empty() && frac.is_empty())
+        || !int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
+        || frac.len() > 18
+    {
+        return None;
+    }
+    let digits: i128 = format!("{int}{frac}").parse().ok()?;
+    Some((digits, frac.len() as u32))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_uses_binary_units() {
+        for (text, bytes) in [
+            ("512M", 536_870_912),
+            ("128Mi", 134_217_728),
+            ("1g", 1_073_741_824),
+            ("1.5G", 1_610_612_736),
+            ("100", 100),
+            ("64kb", 65_536),
+            ("2 MB", 2_097_152),
+        ] {
+            assert_eq!(parse_memory(text), Ok(bytes), "{text}");
+        }
+        for bad in ["", "M", "12X", "1.5.5M", "-1M"] {
+            assert!(parse_memory(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cpus_are_exact() {
+        assert_eq!(parse_cpus("0.5"), Ok(500_000_000));
+        assert_eq!(parse_cpus("2"), Ok(2_000_000_000));
+        assert_eq!(parse_cpus("1/2"), Ok(500_000_000));
+        assert_eq!(parse_cpus("0.000000001"), Ok(1));
+        assert!(
+            parse_cpus("0.0000000001")
+                .unwrap_err()
+                .contains("too precise")
+        );
+        assert!(parse_cpus("half").is_err());
+    }
+}

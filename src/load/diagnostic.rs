@@ -1,0 +1,219 @@
+//! Loader findings (errors and warnings) with their place in a stack file, rendered with miette
+//! for people and as JSON for machines.
+
+use std::fmt;
+
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+use serde::Serialize;
+
+use super::node::Span;
+use super::source::Sources;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+/// One finding. `code` is a stable identifier (`stackctl::load::unknown_key`) that tools and
+/// tests can match on.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    pub code: &'static str,
+    pub message: String,
+    pub span: Option<Span>,
+    pub label: Option<String>,
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            span: None,
+            label: None,
+            help: None,
+        }
+    }
+
+    pub fn warning(code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            severity: Severity::Warning,
+            ..Self::error(code, message)
+        }
+    }
+
+    #[must_use]
+    pub fn at(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.span = Some(span);
+        self.label = Some(label.into());
+        self
+    }
+
+    #[must_use]
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    #[must_use]
+    pub fn is_error(&self) -> bool {
+        self.severity == Severity::Error
+    }
+}
+
+/// The findings of one load, in the order they were made.
+#[derive(Clone, Debug, Default)]
+pub struct Diagnostics(Vec<Diagnostic>);
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        self.0.push(d);
+    }
+
+    #[must_use]
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(Diagnostic::is_error)
+    }
+
+    pub fn last_mut(&mut self) -> Option<&mut Diagnostic> {
+        self.0.last_mut()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.0.iter()
+    }
+
+    pub fn extend(&mut self, other: Diagnostics) {
+        self.0.extend(other.0);
+    }
+
+    /// Order by file and position, keeping findings without a place last.
+    pub fn sort(&mut self) {
+        self.0.sort_by_key(|d| {
+            d.span
+                .map_or((u32::MAX, usize::MAX), |s| (s.file.0, s.offset))
+        });
+    }
+
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A diagnostic joined with the file it points into, as miette wants it.
+struct Report<'a> {
+    diag: &'a Diagnostic,
+    source: Option<NamedSource<String>>,
+    offset: usize,
+}
+
+impl fmt::Debug for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diag.message)
+    }
+}
+
+impl fmt::Display for Report<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.diag.message)
+    }
+}
+
+impl std::error::Error for Report<'_> {}
+
+impl miette::Diagnostic for Report<'_> {
+    fn code<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        Some(Box::new(self.diag.code))
+    }
+    fn severity(&self) -> Option<miette::Severity> {
+        Some(match self.diag.severity {
+            Severity::Error => miette::Severity::Error,
+            Severity::Warning => miette::Severity::Warning,
+        })
+    }
+    fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
+        self.diag
+            .help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+    }
+    fn source_code(&self) -> Option<&dyn SourceCode> {
+        self.source.as_ref().map(|s| s as &dyn SourceCode)
+    }
+    fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
+        let span = self.diag.span?;
+        let label = LabeledSpan::new(self.diag.label.clone(), self.offset, span.len.max(1));
+        Some(Box::new(std::iter::once(label)))
+    }
+}
+
+/// Render one diagnostic the way a terminal user sees it: `file:line:col`, the source line,
+/// an underline, the help. `color` picks ANSI styling.
+#[must_use]
+pub fn render(diag: &Diagnostic, sources: &Sources, color: bool) -> String {
+    let (source, offset) = match diag.span {
+        Some(span) => {
+            let file = sources.get(span.file);
+            let source = NamedSource::new(file.name.clone(), file.text.to_string());
+            (Some(source), span.offset)
+        }
+        None => (None, 0),
+    };
+    let theme = if color {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
+    let mut out = String::new();
+    let report = Report {
+        diag,
+        source,
+        offset,
+    };
+    handler
+        .render_report(&mut out, &report)
+        .expect("rendering into a String cannot fail");
+    out
+}
+
+/// The JSON form of a diagnostic (`stackctl validate --format json`).
+#[derive(Serialize)]
+pub struct JsonDiagnostic<'a> {
+    pub severity: Severity,
+    pub code: &'a str,
+    pub message: &'a str,
+    pub file: Option<&'a str>,
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub label: Option<&'a str>,
+    pub help: Option<&'a str>,
+}
+
+#[must_use]
+pub fn to_json<'a>(diag: &'a Diagnostic, sources: &'a Sources) -> JsonDiagnostic<'a> {
+    let place = diag
+        .span
+        .map(|s| (sources.get(s.file).name.as_str(), sources.line_col(s)));
+    JsonDiagnostic {
+        severity: diag.severity,
+        code: diag.code,
+        message: &diag.message,
+        file: place.map(|p| p.0),
+        line: place.map(|p| p.1.0),
+        column: place.map(|p| p.1.1),
+        label: diag.label.as_deref(),
+        help: diag.help.as_deref(),
+    }
+}

@@ -1,0 +1,84 @@
+//! The stack files read in one load, so diagnostics can quote them by file, line and column.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::node::{FileId, Span};
+
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    /// The name shown to the user: the path as given on the command line.
+    pub name: String,
+    pub text: Arc<str>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Sources {
+    files: Vec<SourceFile>,
+}
+
+impl Sources {
+    pub fn add(&mut self, path: &Path, name: String, text: String) -> FileId {
+        let id = FileId(u32::try_from(self.files.len()).expect("fewer than 4 billion files"));
+        self.files.push(SourceFile {
+            path: path.to_path_buf(),
+            name,
+            text: text.into(),
+        });
+        id
+    }
+
+    #[must_use]
+    pub fn get(&self, id: FileId) -> &SourceFile {
+        &self.files[id.0 as usize]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (FileId, &SourceFile)> {
+        self.files
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (FileId(i as u32), f))
+    }
+
+    /// 1-based line and column (in characters) of the start of `span`.
+    #[must_use]
+    pub fn line_col(&self, span: Span) -> (usize, usize) {
+        let text = &self.get(span.file).text;
+        let upto = &text[..floor_char_boundary(text, span.offset)];
+        let line = upto.matches('\n').count() + 1;
+        let line_start = upto.rfind('\n').map_or(0, |i| i + 1);
+        (line, upto[line_start..].chars().count() + 1)
+    }
+
+    /// The source text a span covers.
+    #[must_use]
+    pub fn slice(&self, span: Span) -> &str {
+        let text = &self.get(span.file).text;
+        let start = floor_char_boundary(text, span.offset);
+        let end = floor_char_boundary(text, span.offset + span.len).max(start);
+        &text[start..end]
+    }
+}
+
+fn floor_char_boundary(text: &str, mut i: usize) -> usize {
+    i = i.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_and_column_are_one_based_and_count_characters() {
+        let mut sources = Sources::default();
+        let id = sources.add(Path::new("s.yml"), "s.yml".into(), "a: 1\nbé: x\n".into());
+        assert_eq!(sources.line_col(Span::new(id, 0, 1)), (1, 1));
+        // "x" sits after "bé: " — 4 characters, 5 bytes.
+        assert_eq!(sources.line_col(Span::new(id, 10, 1)), (2, 5));
+    }
+}

@@ -1,0 +1,7 @@
+//! The desired state as the stack files describe it, after loading (typed, merged, resolved).
+
+pub mod compose;
+pub mod duration;
+
+pub use compose::*;
+pub use duration::Duration;
