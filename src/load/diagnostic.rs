@@ -92,8 +92,23 @@ impl Diagnostics {
         self.0.extend(other.0);
     }
 
-    /// Order by file and position, keeping findings without a place last.
+    /// Order by file and position, keeping findings without a place last. An error at a place
+    /// that already has an earlier error is a consequence of it (a failed `${VAR}` leaves an
+    /// invalid value behind) and is dropped.
     pub fn sort(&mut self) {
+        let mut taken: Vec<Span> = Vec::new();
+        self.0.retain(|d| {
+            let Some(span) = d.span.filter(|_| d.is_error()) else {
+                return true;
+            };
+            let overlaps = taken.iter().any(|t| {
+                t.file == span.file
+                    && t.offset < span.offset + span.len.max(1)
+                    && span.offset < t.offset + t.len.max(1)
+            });
+            taken.push(span);
+            !overlaps
+        });
         self.0.sort_by_key(|d| {
             d.span
                 .map_or((u32::MAX, usize::MAX), |s| (s.file.0, s.offset))

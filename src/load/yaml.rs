@@ -125,12 +125,34 @@ impl<'de> Visitor<'de> for RawVisitor {
 
 fn span_of(file: FileId, text: &str, loc: &Location) -> Span {
     let span = loc.span();
-    let offset = span.byte_offset().map_or(0, |o| o as usize).min(text.len());
+    let offset = span
+        .byte_offset()
+        .map_or_else(
+            || offset_of_line_col(text, loc.line(), loc.column()),
+            |o| o as usize,
+        )
+        .min(text.len());
     let len = span
         .byte_len()
         .map_or(0, |l| l as usize)
         .min(text.len() - offset);
     Span::new(file, offset, len)
+}
+
+/// Byte offset of a 1-based line and column (some parser errors carry only these).
+fn offset_of_line_col(text: &str, line: u64, column: u64) -> usize {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1) as usize)
+        .map(str::len)
+        .sum();
+    let rest = &text[line_start.min(text.len())..];
+    line_start
+        + rest
+            .chars()
+            .take(column.saturating_sub(1) as usize)
+            .map(char::len_utf8)
+            .sum::<usize>()
 }
 
 fn to_node(file: FileId, text: &str, raw: Spanned<Raw>) -> Node {
@@ -272,7 +294,8 @@ mod tests {
             ("1e3", Scalar::Float(1000.0)),
             (".5", Scalar::Float(0.5)),
             ("3.8", Scalar::Float(3.8)),
-            ("08", Scalar::Str("08".into())),
+            // Not octal, but yaml.v3 then reads it as a float.
+            ("08", Scalar::Float(8.0)),
             ("1m30s", Scalar::Str("1m30s".into())),
             ("80:80", Scalar::Str("80:80".into())),
             ("-", Scalar::Str("-".into())),

@@ -1,0 +1,126 @@
+//! The shipped examples load cleanly, and the JSON Schema in `schema/` agrees with the loader.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value as Json};
+use stackctl::load::node::{FileId, Node, Scalar, Value};
+use stackctl::load::yaml;
+
+use super::util::{Test, repo_root, stderr};
+
+fn examples() -> Vec<PathBuf> {
+    let dir = repo_root().join("examples/stacks");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "yml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn override_pair() -> [PathBuf; 2] {
+    let dir = repo_root().join("examples/stacks/override");
+    [dir.join("base.yml"), dir.join("prod.yml")]
+}
+
+#[test]
+fn every_example_validates() {
+    let files = examples();
+    assert!(
+        files.len() >= 8,
+        "examples/stacks has {} stacks",
+        files.len()
+    );
+    let mut runs: Vec<Vec<PathBuf>> = files.into_iter().map(|f| vec![f]).collect();
+    runs.push(override_pair().to_vec());
+    for run in runs {
+        let mut args = vec!["validate".to_owned()];
+        args.extend(run.iter().map(|p| p.display().to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = Test::new().args(&args).run();
+        assert_eq!(out.status.code(), Some(0), "{run:?}:\n{}", stderr(&out));
+    }
+}
+
+/// The YAML as written, as JSON (what an editor's schema validator sees).
+fn to_json(node: &Node) -> Json {
+    match &node.value {
+        Value::Scalar(Scalar::Null) => Json::Null,
+        Value::Scalar(Scalar::Bool(b)) => Json::Bool(*b),
+        Value::Scalar(Scalar::Int(i)) => Json::from(*i),
+        Value::Scalar(Scalar::Float(f)) => {
+            serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number)
+        }
+        Value::Scalar(Scalar::Str(s)) => Json::String(s.clone()),
+        Value::Seq(items) => Json::Array(items.iter().map(to_json).collect()),
+        Value::Map(entries) => Json::Object(
+            entries
+                .iter()
+                .map(|(k, v)| (k.value.clone(), to_json(v)))
+                .collect::<Map<_, _>>(),
+        ),
+    }
+}
+
+fn schema() -> jsonschema::Validator {
+    let text = std::fs::read_to_string(repo_root().join("schema/stack.schema.json")).unwrap();
+    jsonschema::validator_for(&serde_json::from_str(&text).unwrap()).expect("schema compiles")
+}
+
+fn schema_errors(validator: &jsonschema::Validator, path: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(path).unwrap();
+    let node = yaml::parse(FileId(0), &text).unwrap();
+    validator
+        .iter_errors(&to_json(&node))
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+#[test]
+fn every_example_matches_the_schema() {
+    let validator = schema();
+    let mut files = examples();
+    files.extend(override_pair());
+    for file in files {
+        let errors = schema_errors(&validator, &file);
+        assert!(errors.is_empty(), "{}: {errors:#?}", file.display());
+    }
+}
+
+/// Files the schema alone can judge: each is rejected by both the schema and the loader.
+const INVALID: &[&str] = &[
+    "services:\n  web:\n    image: a\n    imgae: b\n",
+    "servces:\n  web:\n    image: a\n",
+    "services:\n  web:\n    image: a\n    deploy:\n      replicas: \"3\"\n",
+    "services:\n  web:\n    image: a\n    deploy:\n      updte_config: {}\n",
+    "services:\n  web:\n    image: a\n    deploy:\n      mode: globl\n",
+    "services:\n  web:\n    image: a\n    deploy:\n      update_config:\n        order: first\n",
+    "services:\n  web:\n    image: a\n    stop_grace_period: 10\n",
+    "services:\n  web:\n    image: a\n    read_only: yes\n",
+    "version: 3.8\nservices:\n  web:\n    image: a\n",
+    "services:\n  web:\n    image: a\n    environment: FOO=1\n",
+    "services:\n  web:\n    image: a\n    ports:\n      - target: 80\n        publishd: 8080\n",
+    "services:\n  web:\n    image: a\n    volumes:\n      - target: /data\n",
+    "services:\n  web:\n    image: a\n    healthcheck:\n      interval: 10d\n",
+    "services:\n  web:\n    image: a\n    deploy:\n      restart_policy:\n        condition: always\n",
+    "services:\n  \"web app\":\n    image: a\n",
+    "services:\n  web:\n    image: a\n    cap_add: [NET_ADMIN, NET_ADMIN]\n",
+];
+
+#[test]
+fn schema_and_loader_agree_on_invalid_files() {
+    let validator = schema();
+    for (i, yaml_text) in INVALID.iter().enumerate() {
+        let test = Test::new().file("s.yml", yaml_text);
+        let schema_rejects = !schema_errors(&validator, &test.path().join("s.yml")).is_empty();
+        let out = test.args(&["validate", "s.yml"]).run();
+        assert!(schema_rejects, "case {i}: the schema accepts\n{yaml_text}");
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "case {i}: the loader accepts\n{yaml_text}"
+        );
+    }
+}
