@@ -24,8 +24,10 @@
 //! * a bare `KEY` on the last line without a newline is inherited like any other (compose-go
 //!   stores it under the empty name and never looks it up);
 //! * an entry with an empty name (`=value`) is dropped (compose-go stores it under `""`);
-//! * `${…}` may contain a line break (compose-go's regular expression stops at one and then
-//!   reports an invalid template);
+//! * a lone `export ` at the very end of the file is ignored (compose-go fails with "zero length
+//!   string");
+//! * a bare `TWO WORDS` on an unterminated last line is an error, as it is on any other line
+//!   (compose-go, per the first point, never looks at it);
 //! * letters are Unicode `Alphabetic` rather than Go's category `L`, which adds a few combining
 //!   marks.
 
@@ -61,7 +63,13 @@ pub fn parse_dotenv(
 ) -> Result<Vec<(String, String)>, DotenvError> {
     // Editors on Windows like to prepend a BOM; compose strips it from the file's start.
     let src = content.strip_prefix('\u{FEFF}').unwrap_or(content);
-    let mut parser = Parser { src, pos: 0, lookup, pairs: Vec::new(), quote_closed_at: None };
+    let mut parser = Parser {
+        src,
+        pos: 0,
+        lookup,
+        pairs: Vec::new(),
+        quote_closed_at: None,
+    };
     parser.run()?;
     Ok(parser.pairs)
 }
@@ -121,7 +129,10 @@ impl Parser<'_> {
     fn statement(&mut self) -> Result<(), DotenvError> {
         let rest = self.rest();
         // compose-go tests `^export\s+`, where Go's `\s` is ASCII whitespace without `\v`.
-        if rest.strip_prefix("export").is_some_and(|r| r.starts_with(['\t', '\n', '\x0C', '\r', ' '])) {
+        if rest
+            .strip_prefix("export")
+            .is_some_and(|r| r.starts_with(['\t', '\n', '\x0C', '\r', ' ']))
+        {
             self.pos += "export".len();
             self.skip_while(is_inline_space);
             if self.rest().is_empty() || self.rest().starts_with('\n') {
@@ -185,7 +196,10 @@ impl Parser<'_> {
              letters, digits, `_`, `.`, `-`, `[` and `]`, followed by `=` and the value"
         );
         // `A='it's'` ends the value at the second quote and reads `s'` as the next name.
-        if self.quote_closed_at.is_some_and(|q| !self.src[q..start].contains('\n')) {
+        if self
+            .quote_closed_at
+            .is_some_and(|q| !self.src[q..start].contains('\n'))
+        {
             message.push_str(
                 " (this text follows a closing quote on the same line: if the quote was meant \
                  to be part of the value, escape it with `\\`)",
@@ -316,7 +330,9 @@ impl Parser<'_> {
         if !name.is_empty() && tail.starts_with('}') {
             return Ok((self.resolve(name).unwrap_or_default(), after_name + 1));
         }
-        let op = [":-", ":+", ":?", "-", "+", "?"].into_iter().find(|op| tail.starts_with(op));
+        let op = [":-", ":+", ":?", "-", "+", "?"]
+            .into_iter()
+            .find(|op| tail.starts_with(op));
         let (Some(op), false) = (op, name.is_empty()) else {
             let shown: String = text[dollar..end].chars().take(24).collect();
             return Err(self.error_at(
@@ -329,10 +345,10 @@ impl Parser<'_> {
             ));
         };
         let word_start = after_name + op.len();
-        let Some(close) = closing_brace(&text[word_start..end]).map(|n| word_start + n) else {
+        let Some(close) = closing_brace(text, dollar, word_start, end) else {
             return Err(self.error_at(
                 origin[dollar],
-                format!("`${{{name}{op}` is never closed: add the matching `}}`"),
+                format!("`${{{name}{op}` is never closed: add the matching `}}` on the same line"),
             ));
         };
         let value = self.resolve(name);
@@ -352,7 +368,11 @@ impl Parser<'_> {
             "?" if value.is_some() => value.unwrap_or_default(),
             _ => {
                 let reason = word()?;
-                let condition = if op == ":?" { "unset or empty" } else { "unset" };
+                let condition = if op == ":?" {
+                    "unset or empty"
+                } else {
+                    "unset"
+                };
                 let mut message = format!("required variable {name} is missing a value");
                 if !reason.is_empty() {
                     message = format!("{message}: {reason}");
@@ -372,7 +392,11 @@ impl Parser<'_> {
     /// A variable's value: the process environment first, then the latest earlier entry.
     fn resolve(&self, name: &str) -> Option<String> {
         (self.lookup)(name).or_else(|| {
-            self.pairs.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            self.pairs
+                .iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
         })
     }
 
@@ -392,25 +416,41 @@ fn name_len(text: &str) -> usize {
     if !text.starts_with(|c: char| c == '_' || c.is_ascii_alphabetic()) {
         return 0;
     }
-    text.find(|c: char| c != '_' && !c.is_ascii_alphanumeric()).unwrap_or(text.len())
+    text.find(|c: char| c != '_' && !c.is_ascii_alphanumeric())
+        .unwrap_or(text.len())
 }
 
-/// Offset of the `}` closing a `${` whose body starts `text`, counting nested braces.
-fn closing_brace(text: &str) -> Option<usize> {
-    let mut depth = 1_usize;
-    for (i, b) in text.bytes().enumerate() {
-        match b {
-            b'{' => depth += 1,
+/// Offset of the `}` closing the `${` at `dollar` (whose word starts at `word_start`), found
+/// the way compose-go finds it: its regular expression first takes everything up to the *last*
+/// `}` on the line (`.*` stops at a line break), then a brace counter that skips the character
+/// after each `{` shortens that to the first balanced `}`; if the counter never balances, the
+/// last `}` stays. So `${X:-{a}}` closes at the end, while `${X:-$${Y}` (unbalanced) also
+/// closes at its only `}`, giving the default `$${Y`.
+fn closing_brace(text: &str, dollar: usize, word_start: usize, end: usize) -> Option<usize> {
+    let line = &text[dollar..end];
+    let line = &line[..line.find('\n').unwrap_or(line.len())];
+    let last = line.rfind('}').filter(|&i| dollar + i >= word_start)?;
+    let bytes = &line.as_bytes()[..=last];
+    let mut open = 0_usize;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            // `open` is at least 1 here: byte 1 is the `{` of `${`.
             b'}' => {
-                depth -= 1;
-                if depth == 0 {
-                    return Some(i);
+                open -= 1;
+                if open == 0 {
+                    return Some(dollar + i);
                 }
+            }
+            b'{' => {
+                open += 1;
+                i += 1;
             }
             _ => {}
         }
+        i += 1;
     }
-    None
+    Some(dollar + last)
 }
 
 /// Decodes the escapes of a double-quoted value the way compose-go does before expansion.
@@ -460,7 +500,11 @@ fn decode_escapes(raw: &str, origin: &[usize]) -> (String, Vec<usize>) {
 /// `\0101` is `A`); otherwise it keeps the *rewritten* text, so the `0` is lost (`\01` gives
 /// `\1`, a lone `\0` gives `\`). Returns the text and the escape's length.
 fn octal_escape(after_zero: &[u8]) -> (String, usize) {
-    let digits = after_zero.iter().take(3).take_while(|b| b.is_ascii_digit()).count();
+    let digits = after_zero
+        .iter()
+        .take(3)
+        .take_while(|b| b.is_ascii_digit())
+        .count();
     let taken = &after_zero[..digits];
     let len = 2 + digits;
     if digits == 3 && taken.iter().all(|b| *b <= b'7') {
@@ -492,7 +536,10 @@ mod tests {
     }
 
     fn pairs(items: &[(&str, &str)]) -> Vec<(String, String)> {
-        items.iter().map(|&(k, v)| (k.to_owned(), v.to_owned())).collect()
+        items
+            .iter()
+            .map(|&(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
     }
 
     /// Rows were checked against compose-go's `dotenv.GetEnvFromFile` behaviour (its parser and
@@ -504,7 +551,10 @@ mod tests {
             ("A=1", &[("A", "1")]),
             ("A=1\nB=2\n", &[("A", "1"), ("B", "2")]),
             // Blank lines, comments, indentation, CRLF.
-            ("# comment\n\n  # indented\n\tA=1\r\nB=2\r\n", &[("A", "1"), ("B", "2")]),
+            (
+                "# comment\n\n  # indented\n\tA=1\r\nB=2\r\n",
+                &[("A", "1"), ("B", "2")],
+            ),
             // `export` prefix and the YAML-like `KEY: value`.
             ("export A=1\nexport\tB=2", &[("A", "1"), ("B", "2")]),
             ("A: 1\nB:2", &[("A", "1"), ("B", "2")]),
@@ -513,15 +563,24 @@ mod tests {
             // Spaces around `=` and trailing spaces are trimmed from unquoted values.
             ("A = spaced value  \t", &[("A", "spaced value")]),
             // Inline comments need a space before `#`.
-            ("A=value # comment\nB=a#b\nC=#tag", &[("A", "value"), ("B", "a#b"), ("C", "#tag")]),
-            ("A= # looks like a comment", &[("A", "# looks like a comment")]),
+            (
+                "A=value # comment\nB=a#b\nC=#tag",
+                &[("A", "value"), ("B", "a#b"), ("C", "#tag")],
+            ),
+            (
+                "A= # looks like a comment",
+                &[("A", "# looks like a comment")],
+            ),
             ("A=", &[("A", "")]),
             // Names: dots, dashes, brackets, Unicode letters.
             ("a.b-c[0]=x\nárvíz=y", &[("a.b-c[0]", "x"), ("árvíz", "y")]),
             // Single quotes: literal, multi-line, `\'` only.
             ("A='${HOME} \\n $$'", &[("A", "${HOME} \\n $$")]),
             ("A='it\\'s'", &[("A", "it's")]),
-            ("A='line 1\nline 2'\nB=3", &[("A", "line 1\nline 2"), ("B", "3")]),
+            (
+                "A='line 1\nline 2'\nB=3",
+                &[("A", "line 1\nline 2"), ("B", "3")],
+            ),
             ("A='a\\\\b'", &[("A", "a\\\\b")]),
             // Double quotes: escapes, multi-line, expansion, `\$` and `$$`.
             ("A=\"a\\nb\\tc\\\\d\\\"e\"", &[("A", "a\nb\tc\\d\"e")]),
@@ -529,32 +588,56 @@ mod tests {
             ("A=\"$HOME/x\"", &[("A", "/home/me/x")]),
             ("A=\"\\$HOME $$HOME\"", &[("A", "$HOME $HOME")]),
             ("A=\"\\x \\c \\q\"", &[("A", "\\x \\c \\q")]),
-            ("A=\"\\0101\\0102 \\01 \\0400 \\0\"", &[("A", "AB \\1 \\400 \\")]),
+            (
+                "A=\"\\0101\\0102 \\01 \\0400 \\0\"",
+                &[("A", "AB \\1 \\400 \\")],
+            ),
             ("A=\"\\0044{HOME}\"", &[("A", "/home/me")]),
-            ("A=\"x\" # comment\nB=\"y\"# comment", &[("A", "x"), ("B", "y")]),
+            (
+                "A=\"x\" # comment\nB=\"y\"# comment",
+                &[("A", "x"), ("B", "y")],
+            ),
             ("A=\"\"\nB=''", &[("A", ""), ("B", "")]),
             // After a closing quote a new statement may follow on the same line.
             ("A='x' B=\"y\"", &[("A", "x"), ("B", "y")]),
             // Expansion in unquoted values, from earlier keys and the environment.
-            ("A=1\nB=${A}-$A\nC=$HOME", &[("A", "1"), ("B", "1-1"), ("C", "/home/me")]),
+            (
+                "A=1\nB=${A}-$A\nC=$HOME",
+                &[("A", "1"), ("B", "1-1"), ("C", "/home/me")],
+            ),
             ("A=$UNSET.${UNSET}", &[("A", ".")]),
             // The process environment wins over earlier keys of the file.
-            ("SHELL_WINS=file\nB=$SHELL_WINS", &[("SHELL_WINS", "file"), ("B", "from-shell")]),
+            (
+                "SHELL_WINS=file\nB=$SHELL_WINS",
+                &[("SHELL_WINS", "file"), ("B", "from-shell")],
+            ),
             // Operators, with nested and lazily expanded words.
-            ("A=${UNSET:-def}\nB=${EMPTY:-def}\nC=${EMPTY-def}", &[("A", "def"), ("B", "def"), ("C", "")]),
+            (
+                "A=${UNSET:-def}\nB=${EMPTY:-def}\nC=${EMPTY-def}",
+                &[("A", "def"), ("B", "def"), ("C", "")],
+            ),
             ("A=${UNSET:-${HOME}/x}", &[("A", "/home/me/x")]),
-            ("A=${HOME:+set}\nB=${EMPTY:+set}\nC=${EMPTY+set}\nD=${UNSET+set}", &[
-                ("A", "set"),
-                ("B", ""),
-                ("C", "set"),
-                ("D", ""),
-            ]),
+            (
+                "A=${HOME:+set}\nB=${EMPTY:+set}\nC=${EMPTY+set}\nD=${UNSET+set}",
+                &[("A", "set"), ("B", ""), ("C", "set"), ("D", "")],
+            ),
             ("A=${HOME:?unused ${UNSET?never}}", &[("A", "/home/me")]),
             ("A=${UNSET:-{a}}", &[("A", "{a}")]),
+            // compose-go's brace matching: last `}` on the line, shortened by a counter that
+            // skips the character after each `{`.
+            ("A=${UNSET:-{}}", &[("A", "{}")]),
+            ("A=${UNSET:-$${HOME}", &[("A", "${HOME")]),
+            ("A=${UNSET:-x} ${HOME} y}", &[("A", "x /home/me y}")]),
             // `$` starting no reference stays literal.
-            ("A=pa$word$1$ 5$\nB=\"$-\"", &[("A", "pa$1$ 5$"), ("B", "$-")]),
+            (
+                "A=pa$word$1$ 5$\nB=\"$-\"",
+                &[("A", "pa$1$ 5$"), ("B", "$-")],
+            ),
             // Bare keys inherit from the environment, then from earlier keys, else are dropped.
-            ("HOME\nEMPTY\nUNSET\nA=1\nA\n", &[("HOME", "/home/me"), ("EMPTY", ""), ("A", "1"), ("A", "1")]),
+            (
+                "HOME\nEMPTY\nUNSET\nA=1\nA\n",
+                &[("HOME", "/home/me"), ("EMPTY", ""), ("A", "1"), ("A", "1")],
+            ),
             // Not compose-go: a bare key on an unterminated last line is inherited too (compose-go
             // files it under the empty name).
             ("A=1\nHOME", &[("A", "1"), ("HOME", "/home/me")]),
@@ -577,35 +660,96 @@ mod tests {
         // (content, line, column, start of the message)
         let cases: &[(&str, usize, usize, &str)] = &[
             ("A=1\nB C=2", 2, 1, "variable name \"B C\" contains a space"),
-            ("TWO WORDS", 1, 1, "variable name \"TWO WORDS\" contains a space"),
-            ("A=1\n  %FOO=1", 2, 3, "unexpected character '%' in variable name \"%FOO=1\""),
+            (
+                "TWO WORDS",
+                1,
+                1,
+                "variable name \"TWO WORDS\" contains a space",
+            ),
+            (
+                "A=1\n  %FOO=1",
+                2,
+                3,
+                "unexpected character '%' in variable name \"%FOO=1\"",
+            ),
             ("A+B=1", 1, 2, "unexpected character '+' in variable name"),
             ("export # nothing", 1, 8, "unexpected character '#'"),
-            ("A=\"open\nB=2", 1, 3, "unterminated double-quoted value for \"A\""),
-            ("A='open", 1, 3, "unterminated single-quoted value for \"A\""),
+            (
+                "A=\"open\nB=2",
+                1,
+                3,
+                "unterminated double-quoted value for \"A\"",
+            ),
+            (
+                "A='open",
+                1,
+                3,
+                "unterminated single-quoted value for \"A\"",
+            ),
             ("A=${}", 1, 3, "invalid variable reference \"${}\""),
-            ("A=x ${ HOME}", 1, 5, "invalid variable reference \"${ HOME}\""),
+            (
+                "A=x ${ HOME}",
+                1,
+                5,
+                "invalid variable reference \"${ HOME}\"",
+            ),
             ("A=${HOME!}", 1, 3, "invalid variable reference"),
             ("A=${1}", 1, 3, "invalid variable reference"),
             ("A=${HOME", 1, 3, "invalid variable reference"),
             ("A=${UNSET:-abc", 1, 3, "`${UNSET:-` is never closed"),
+            // The closing `}` must be on the same line, even inside double quotes.
+            ("A=\"${UNSET:-a\nb}\"", 1, 4, "`${UNSET:-` is never closed"),
+            ("A=\"${UNSET:-a\\nb}\"", 1, 4, "`${UNSET:-` is never closed"),
             // Unquoted values end at ` #`, which can cut a reference short.
             ("A=${UNSET:-a #b}", 1, 3, "`${UNSET:-` is never closed"),
-            ("A=${UNSET:?set it}", 1, 3, "required variable UNSET is missing a value: set it ("),
-            ("A=${EMPTY:?}", 1, 3, "required variable EMPTY is missing a value ("),
-            ("A=${UNSET?$HOME}", 1, 3, "required variable UNSET is missing a value: /home/me"),
+            (
+                "A=${UNSET:?set it}",
+                1,
+                3,
+                "required variable UNSET is missing a value: set it (",
+            ),
+            (
+                "A=${EMPTY:?}",
+                1,
+                3,
+                "required variable EMPTY is missing a value (",
+            ),
+            (
+                "A=${UNSET?$HOME}",
+                1,
+                3,
+                "required variable UNSET is missing a value: /home/me",
+            ),
             // Positions inside double quotes account for escapes and line breaks.
-            ("A=\"\\n\\t\nx ${UNSET:?m}\"", 2, 3, "required variable UNSET"),
+            (
+                "A=\"\\n\\t\nx ${UNSET:?m}\"",
+                2,
+                3,
+                "required variable UNSET",
+            ),
             ("A=\"ü ${}\"", 1, 6, "invalid variable reference"),
             // The error in a nested word is reported where that word's reference starts.
             ("A=${UNSET:-x${}}", 1, 13, "invalid variable reference"),
             // A quote inside a single-quoted value ends it early.
-            ("A='it's'", 1, 8, "unexpected character '\\'' in variable name \"s'\""),
+            (
+                "A='it's'",
+                1,
+                8,
+                "unexpected character '\\'' in variable name \"s'\"",
+            ),
         ];
         for &(content, line, column, message) in cases {
             let err = parse(content).expect_err(content);
-            assert_eq!((err.line, err.column), (line, column), "content {content:?}: {err:?}");
-            assert!(err.message.starts_with(message), "content {content:?}: {}", err.message);
+            assert_eq!(
+                (err.line, err.column),
+                (line, column),
+                "content {content:?}: {err:?}"
+            );
+            assert!(
+                err.message.starts_with(message),
+                "content {content:?}: {}",
+                err.message
+            );
         }
     }
 
@@ -624,7 +768,11 @@ mod tests {
 
     #[test]
     fn display_is_the_message() {
-        let err = DotenvError { line: 2, column: 5, message: "bad".to_owned() };
+        let err = DotenvError {
+            line: 2,
+            column: 5,
+            message: "bad".to_owned(),
+        };
         assert_eq!(err.to_string(), "bad");
     }
 }

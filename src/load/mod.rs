@@ -111,12 +111,12 @@ impl Loader {
         let variables = self.variables(options, &working_dir);
         let lookup = |name: &str| variables.get(name).cloned();
         let mut merged: Option<Stack> = None;
-        let mut files: Vec<(PathBuf, String)> = Vec::new();
+        let mut files: Vec<FileToLoad> = Vec::new();
         for file in &options.files {
-            self.expand_includes(file, &file.display().to_string(), &mut files, 0);
+            expand_includes(file, &file.display().to_string(), &working_dir, &mut files, 0);
         }
         let mut version: Option<(String, String)> = None;
-        for (path, name) in files {
+        for FileToLoad { path, name, working_dir } in files {
             let Some(stack) = self.load_file(&path, name.clone(), &working_dir, &lookup) else {
                 continue;
             };
@@ -189,29 +189,6 @@ impl Loader {
         variables
     }
 
-    /// Files named by `include:` come before the file that includes them.
-    fn expand_includes(
-        &mut self,
-        path: &Path,
-        name: &str,
-        out: &mut Vec<(PathBuf, String)>,
-        depth: usize,
-    ) {
-        if depth > 10 || out.iter().any(|(p, _)| p == path) {
-            return;
-        }
-        if let Ok(text) = std::fs::read_to_string(path) {
-            if let Ok(root) = yaml::parse(FileId(u32::MAX), &text) {
-                let dir = absolute_dir(path);
-                for include in include_paths(&root) {
-                    let included = decode::top_level_absolute(&dir, &include);
-                    let shown = included.display().to_string();
-                    self.expand_includes(&included, &shown, out, depth + 1);
-                }
-            }
-        }
-        out.push((path.to_path_buf(), name.to_owned()));
-    }
 
     fn load_file(
         &mut self,
@@ -263,6 +240,32 @@ impl Loader {
         }
         Some(stack)
     }
+}
+
+/// A file to read, and the directory its relative paths resolve against: the first stack
+/// file's for files given on the command line (docker's rule), its own for included files
+/// (the compose-spec rule).
+struct FileToLoad {
+    path: PathBuf,
+    name: String,
+    working_dir: PathBuf,
+}
+
+/// Files named by `include:` come before the file that includes them.
+fn expand_includes(path: &Path, name: &str, dir: &Path, out: &mut Vec<FileToLoad>, depth: usize) {
+    if depth > 10 || out.iter().any(|f| f.path == path) {
+        return;
+    }
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    if let Ok(root) = yaml::parse(FileId(u32::MAX), &text) {
+        let own_dir = absolute_dir(path);
+        for include in include_paths(&root) {
+            let included = decode::top_level_absolute(&own_dir, &include);
+            let shown = included.display().to_string();
+            expand_includes(&included, &shown, &absolute_dir(&included), out, depth + 1);
+        }
+    }
+    out.push(FileToLoad { path: path.to_path_buf(), name: name.to_owned(), working_dir: dir.to_path_buf() });
 }
 
 fn include_paths(root: &Node) -> Vec<String> {

@@ -4,7 +4,7 @@
 /// Byte offset of `value` inside `source` when the value appears there verbatim (plain or
 /// simply quoted scalars); `None` when escapes or folding changed it.
 #[must_use]
-pub fn scalar_offset(source: &str, value: &str) -> Option<usize> {
+pub(super) fn scalar_offset(source: &str, value: &str) -> Option<usize> {
     if source == value {
         return Some(0);
     }

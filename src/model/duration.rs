@@ -65,6 +65,7 @@ impl Duration {
 
 impl fmt::Display for Duration {
     /// Go's `Duration.String` shape for whole units: `1m30s`, `500ms`, `0s`.
+    #[allow(clippy::many_single_char_names)] // h, m, s as Go names them
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let n = self.0.unsigned_abs();
         let sign = if self.0 < 0 { "-" } else { "" };

@@ -2,6 +2,7 @@
 //! several files, env files, `.env`, profiles and includes.
 
 use std::collections::HashMap;
+use std::fmt::Write;
 use std::path::PathBuf;
 
 use stackctl::load::{LoadOptions, Loaded, load};
@@ -64,7 +65,7 @@ const INTERPOLATION: &[(&str, &str)] = &[
 fn interpolation_matches_docker() {
     let mut yaml = String::from("services:\n  web:\n    image: a\n    environment:\n");
     for (i, (value, _)) in INTERPOLATION.iter().enumerate() {
-        yaml.push_str(&format!("      V{i:02}: '{value}'\n"));
+        writeln!(yaml, "      V{i:02}: '{value}'").unwrap();
     }
     let test = Test::new().file("s.yml", &yaml);
     let stack = stack(&test, &["s.yml"], &[("SET", "val"), ("EMPTY", "")]);
@@ -224,13 +225,13 @@ fn profiles_select_services() {
 #[test]
 fn include_brings_in_other_files() {
     let test = Test::new()
-        .file(
-            "s.yml",
-            "include:\n  - db/db.yml\nservices:\n  web:\n    image: a\n",
-        )
-        .file("db/db.yml", "services:\n  db:\n    image: b\n");
+        .file("s.yml", "include:\n  - db/db.yml\nservices:\n  web:\n    image: a\n")
+        .file("db/db.yml", "services:\n  db:\n    image: b\n    env_file: db.env\n")
+        .file("db/db.env", "PORT=5432\n");
     let s = stack(&test, &["s.yml"], &[]);
     assert_eq!(s.services.keys().collect::<Vec<_>>(), ["db", "web"]);
+    // An included file's relative paths resolve against its own directory.
+    assert_eq!(s.services["db"].environment["PORT"].as_deref(), Some("5432"));
 }
 
 #[test]

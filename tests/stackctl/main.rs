@@ -1,5 +1,8 @@
 //! The one integration-test binary: runs the real `stackctl` binary and the library.
 
+// Tests drive the real binary (and later the docker CLI oracle) as subprocesses.
+#![allow(clippy::disallowed_methods)]
+
 mod examples;
 mod fuzz;
 mod invalid_files;

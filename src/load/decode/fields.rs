@@ -16,10 +16,6 @@ impl<'n> Fields<'n> {
             .find(|(k, _)| k.value == key)
             .map(|(_, v)| v)
     }
-
-    pub(crate) fn entries(&self) -> &'n [(At<String>, Node)] {
-        self.entries
-    }
 }
 
 /// Where a misplaced key belongs, for keys people often put one level off.

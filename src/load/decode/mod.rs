@@ -12,7 +12,8 @@ mod units;
 
 pub use ports::parse_port_spec;
 pub use short_volume::parse_short_volume;
-pub use top_level::{DEFAULT_VERSION, absolute as top_level_absolute, decode_file};
+pub(crate) use top_level::decode_file;
+pub use top_level::{DEFAULT_VERSION, absolute as top_level_absolute};
 pub use units::{parse_cpus, parse_memory};
 
 use super::diagnostic::{Diagnostic, Diagnostics};
@@ -220,7 +221,7 @@ impl Decoder<'_> {
                 let items = self.string_list(node, path)?;
                 Some(items.into_iter().map(|item| split_entry(&item)).collect())
             }
-            _ => {
+            Value::Scalar(_) => {
                 self.type_error(node, path, "a mapping or a list of strings");
                 None
             }

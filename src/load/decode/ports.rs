@@ -11,8 +11,8 @@ pub fn parse_port_spec(raw: &str) -> Result<(Vec<Port>, bool), String> {
     let parts: Vec<&str> = raw.split(':').collect();
     let n = parts.len();
     let (ip, host, container) = match n {
-        1 => ("".to_owned(), "", parts[0]),
-        2 => ("".to_owned(), parts[0], parts[1]),
+        1 => (String::new(), "", parts[0]),
+        2 => (String::new(), parts[0], parts[1]),
         _ => (parts[..n - 2].join(":"), parts[n - 2], parts[n - 1]),
     };
     let (container, proto) = match container.split_once('/') {
@@ -51,7 +51,7 @@ pub fn parse_port_spec(raw: &str) -> Result<(Vec<Port>, bool), String> {
     // docker orders the expanded container ports by their "port/proto" text.
     let mut targets: Vec<u32> = (start..=end).collect();
     targets.sort_by_key(|p| format!("{p}/{proto}"));
-    let mut ports = Vec::new();
+    let mut expanded = Vec::new();
     for target in targets {
         let published: Vec<u32> = if host.is_empty() {
             vec![0]
@@ -62,7 +62,7 @@ pub fn parse_port_spec(raw: &str) -> Result<(Vec<Port>, bool), String> {
         };
         for published in published {
             let mode = "ingress".to_owned();
-            ports.push(Port {
+            expanded.push(Port {
                 mode,
                 target,
                 published,
@@ -71,7 +71,7 @@ pub fn parse_port_spec(raw: &str) -> Result<(Vec<Port>, bool), String> {
         }
     }
     let has_ip = ip.parse::<IpAddr>().is_ok_and(|ip| !ip.is_unspecified());
-    Ok((ports, has_ip))
+    Ok((expanded, has_ip))
 }
 
 fn port_range(text: &str) -> Option<(u32, u32)> {

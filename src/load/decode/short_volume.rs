@@ -20,7 +20,7 @@ pub fn parse_short_volume(spec: &str, span: Span) -> Result<ServiceVolume, Strin
     match spec.chars().count() {
         0 => return Err("empty volume entry".into()),
         1 | 2 => {
-            volume.target = spec.to_owned();
+            spec.clone_into(&mut volume.target);
             return Ok(volume);
         }
         _ => {}

@@ -19,7 +19,7 @@ const VERSIONS: &[&str] = &[
 pub const DEFAULT_VERSION: &str = "3.13";
 
 /// Decode one file's tree. `working_dir` resolves relative `file:` paths.
-pub fn decode_file(d: &mut Decoder<'_>, root: &Node, working_dir: &Path) -> Option<Stack> {
+pub(crate) fn decode_file(d: &mut Decoder<'_>, root: &Node, working_dir: &Path) -> Option<Stack> {
     let f = d.fields(root, "", TOP_KEYS, true)?;
     let mut stack = Stack {
         version: f
@@ -83,13 +83,10 @@ pub fn decode_file(d: &mut Decoder<'_>, root: &Node, working_dir: &Path) -> Opti
 }
 
 fn version(d: &mut Decoder<'_>, node: &Node) -> Option<String> {
-    let text = match &node.value {
-        Value::Scalar(Scalar::Str(s)) => s.clone(),
-        _ => {
-            d.type_error(node, "version", "a string");
-            d.hint_last("quote it: `version: \"3.8\"`");
-            return None;
-        }
+    let text = if let Value::Scalar(Scalar::Str(s)) = &node.value { s.clone() } else {
+        d.type_error(node, "version", "a string");
+        d.hint_last("quote it: `version: \"3.8\"`");
+        return None;
     };
     let normalised = if text == "3" {
         DEFAULT_VERSION.to_owned()
@@ -192,9 +189,6 @@ fn naming(d: &mut Decoder<'_>, f: &super::Fields<'_>, kind: &str, key: &At<Strin
 }
 
 fn network(d: &mut Decoder<'_>, key: &At<String>, node: &Node) -> Option<Network> {
-    if node.is_null() {
-        return None;
-    }
     const KEYS: &[&str] = &[
         "name",
         "driver",
@@ -205,6 +199,9 @@ fn network(d: &mut Decoder<'_>, key: &At<String>, node: &Node) -> Option<Network
         "attachable",
         "labels",
     ];
+    if node.is_null() {
+        return None;
+    }
     let path = format!("networks.{}", key.value);
     let f = d.fields(node, &path, KEYS, true)?;
     let p = |k: &str| format!("{path}.{k}");
@@ -258,9 +255,6 @@ fn network(d: &mut Decoder<'_>, key: &At<String>, node: &Node) -> Option<Network
 }
 
 fn volume(d: &mut Decoder<'_>, key: &At<String>, node: &Node) -> Option<Volume> {
-    if node.is_null() {
-        return None;
-    }
     const KEYS: &[&str] = &[
         "name",
         "driver",
@@ -269,6 +263,9 @@ fn volume(d: &mut Decoder<'_>, key: &At<String>, node: &Node) -> Option<Volume> 
         "labels",
         "x-cluster-spec",
     ];
+    if node.is_null() {
+        return None;
+    }
     let path = format!("volumes.{}", key.value);
     let f = d.fields(node, &path, KEYS, true)?;
     let p = |k: &str| format!("{path}.{k}");
@@ -325,9 +322,7 @@ fn file_object(
         &["name", "file", "external", "labels", "template_driver"]
     };
     let path = format!("{kind}.{}", key.value);
-    let Some(f) = d.fields(node, &path, keys, true) else {
-        return None;
-    };
+    let f = d.fields(node, &path, keys, true)?;
     let p = |k: &str| format!("{path}.{k}");
     let string = |d: &mut Decoder<'_>, k: &str| {
         f.get(k)
@@ -353,7 +348,8 @@ fn file_object(
         .and_then(|n| Some((d.string(n, &p("file"))?, n)));
     let singular = kind.trim_end_matches('s');
     match (&file, object.naming.external, object.driver.is_empty()) {
-        (_, true, _) => {}
+        // External objects and driver-backed secrets carry no file.
+        (_, true, _) | (None, false, false) => {}
         (Some((_, n)), false, false) => {
             let message = format!("{path}: `driver` and `file` conflict; only use `driver`");
             d.error(
@@ -376,12 +372,12 @@ fn file_object(
                 key.value
             )));
         }
-        (None, false, false) => {}
     }
     Some(object)
 }
 
 /// Relative paths are joined to the first stack file's directory (docker's working dir).
+#[must_use] 
 pub fn absolute(dir: &Path, file: &str) -> PathBuf {
     let path = Path::new(file);
     if path.is_absolute() {
@@ -392,7 +388,7 @@ pub fn absolute(dir: &Path, file: &str) -> PathBuf {
 }
 
 /// Lexical clean (Go's `filepath.Clean`): drop `.`, fold `..`.
-pub fn clean(path: &Path) -> PathBuf {
+pub(super) fn clean(path: &Path) -> PathBuf {
     use std::path::Component;
     let mut out = PathBuf::new();
     for component in path.components() {
