@@ -5,5 +5,6 @@
 
 pub mod cli;
 pub mod commands;
+pub mod convert;
 pub mod load;
 pub mod model;

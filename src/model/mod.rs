@@ -2,6 +2,8 @@
 
 pub mod compose;
 pub mod duration;
+pub mod names;
 
 pub use compose::*;
 pub use duration::Duration;
+pub use names::{IMAGE_LABEL, NAMESPACE_LABEL, StackName};
