@@ -6,5 +6,7 @@
 pub mod cli;
 pub mod commands;
 pub mod convert;
+pub mod diff;
+pub mod engine;
 pub mod load;
 pub mod model;

@@ -6,6 +6,7 @@ fn main() {
     let cli = stackctl::cli::Cli::parse();
     let code = match &cli.command {
         stackctl::cli::Command::Validate(args) => stackctl::commands::validate::run(args),
+        stackctl::cli::Command::Render(args) => stackctl::commands::render::run(args),
     };
     std::process::exit(code);
 }

@@ -21,6 +21,8 @@ pub struct Cli {
 pub enum Command {
     /// Load and check stack files without touching the cluster.
     Validate(ValidateArgs),
+    /// Print the Engine API objects the stack files describe, as JSON.
+    Render(RenderArgs),
 }
 
 /// Which files to read and how, shared by every command that loads a stack.
@@ -76,6 +78,23 @@ pub struct ValidateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+}
+
+/// Which stack to act on.
+#[derive(Debug, Args)]
+pub struct StackArgs {
+    /// Stack name; defaults to the files' top-level `name:`, then to the first file's name
+    /// without extension.
+    #[arg(short = 's', long = "stack", value_name = "STACK")]
+    pub stack: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+    #[command(flatten)]
+    pub stack: StackArgs,
 }
 
 /// Whether to colour output: a terminal, and `NO_COLOR` unset.

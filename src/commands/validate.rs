@@ -18,7 +18,7 @@ struct JsonReport<'a> {
 }
 
 /// Run the command; returns the exit code.
-#[must_use] 
+#[must_use]
 pub fn run(args: &ValidateArgs) -> i32 {
     let options = args.files.load_options();
     let (valid, diagnostics, sources, services) = match load(&options) {

@@ -61,27 +61,48 @@ pub type ObjectFiles = HashMap<PathBuf, Vec<u8>>;
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ConvertError {
     #[error("cannot read {kind} file {path}: not loaded")]
-    #[diagnostic(code(stackctl::convert::file), help("this is a bug in stackctl: object files are read before converting"))]
+    #[diagnostic(
+        code(stackctl::convert::file),
+        help("this is a bug in stackctl: object files are read before converting")
+    )]
     MissingFile { kind: &'static str, path: String },
     #[error("{kind} {name:?}: the file is empty")]
-    #[diagnostic(code(stackctl::convert::empty), help("Swarm refuses empty configs and secrets; put content in the file"))]
+    #[diagnostic(
+        code(stackctl::convert::empty),
+        help("Swarm refuses empty configs and secrets; put content in the file")
+    )]
     Empty { kind: &'static str, name: String },
     #[error("{kind} {name:?} is {size} bytes; Swarm accepts at most {limit}")]
     #[diagnostic(code(stackctl::convert::too_large))]
-    TooLarge { kind: &'static str, name: String, size: usize, limit: usize },
+    TooLarge {
+        kind: &'static str,
+        name: String,
+        size: usize,
+        limit: usize,
+    },
     #[error("service {service:?}: invalid credential spec: {message}")]
     #[diagnostic(code(stackctl::convert::credential_spec))]
     CredentialSpec { service: String, message: String },
     #[error("service {service:?}: unknown restart policy {value:?}")]
-    #[diagnostic(code(stackctl::convert::restart), help("use no, always, on-failure[:N] or unless-stopped, or deploy.restart_policy"))]
+    #[diagnostic(
+        code(stackctl::convert::restart),
+        help("use no, always, on-failure[:N] or unless-stopped, or deploy.restart_policy")
+    )]
     RestartPolicy { service: String, value: String },
     #[error("service {service:?}: the name {name:?} is too long for Swarm (63 characters at most)")]
-    #[diagnostic(code(stackctl::convert::name), help("use a shorter stack name or service key"))]
+    #[diagnostic(
+        code(stackctl::convert::name),
+        help("use a shorter stack name or service key")
+    )]
     NameTooLong { service: String, name: String },
 }
 
 /// Convert a loaded stack to the objects docker would deploy under `stack`.
-pub fn convert(stack: &Stack, name: &StackName, files: &ObjectFiles) -> Result<Desired, ConvertError> {
+pub fn convert(
+    stack: &Stack,
+    name: &StackName,
+    files: &ObjectFiles,
+) -> Result<Desired, ConvertError> {
     let mut desired = Desired::default();
     for (key, service) in &stack.services {
         let converted = service::convert_service(stack, name, key, service)?;

@@ -21,13 +21,23 @@ pub(super) fn convert_service(
 ) -> Result<DesiredService, ConvertError> {
     let scoped = name.scope(key);
     if scoped.len() > 63 {
-        return Err(ConvertError::NameTooLong { service: key.to_owned(), name: scoped });
+        return Err(ConvertError::NameTooLong {
+            service: key.to_owned(),
+            name: scoped,
+        });
     }
-    let image = service.image.as_ref().map(|i| i.value.clone()).unwrap_or_default();
+    let image = service
+        .image
+        .as_ref()
+        .map(|i| i.value.clone())
+        .unwrap_or_default();
     let mut labels = labels_with_namespace(&service.deploy.labels, name);
     labels.insert(IMAGE_LABEL.to_owned(), image.clone());
     let mut task = Map::new();
-    task.insert("ContainerSpec".into(), container_spec(stack, name, key, service, &image)?);
+    task.insert(
+        "ContainerSpec".into(),
+        container_spec(stack, name, key, service, &image)?,
+    );
     task.insert("Resources".into(), resources(service));
     if let Some(policy) = restart_policy(key, service)? {
         task.insert("RestartPolicy".into(), policy);
@@ -35,7 +45,10 @@ pub(super) fn convert_service(
     task.insert("Placement".into(), placement(service));
     task.insert("Networks".into(), networks(stack, name, key, service));
     if let Some(logging) = &service.logging {
-        task.insert("LogDriver".into(), json!({"Name": logging.driver, "Options": logging.options}));
+        task.insert(
+            "LogDriver".into(),
+            json!({"Name": logging.driver, "Options": logging.options}),
+        );
     }
     task.insert("ForceUpdate".into(), json!(0));
     let mut spec = Map::new();
@@ -50,11 +63,23 @@ pub(super) fn convert_service(
         spec.insert("RollbackConfig".into(), update_config(rollback));
     }
     spec.insert("EndpointSpec".into(), endpoint(service));
-    let depends_on = service.depends_on.iter().map(|d| name.scope(&d.value)).collect();
-    Ok(DesiredService { key: key.to_owned(), name: scoped, spec: Value::Object(spec), depends_on })
+    let depends_on = service
+        .depends_on
+        .iter()
+        .map(|d| name.scope(&d.value))
+        .collect();
+    Ok(DesiredService {
+        key: key.to_owned(),
+        name: scoped,
+        spec: Value::Object(spec),
+        depends_on,
+    })
 }
 
-fn labels_with_namespace(labels: &BTreeMap<String, String>, name: &StackName) -> BTreeMap<String, String> {
+fn labels_with_namespace(
+    labels: &BTreeMap<String, String>,
+    name: &StackName,
+) -> BTreeMap<String, String> {
     let mut labels = labels.clone();
     labels.insert(NAMESPACE_LABEL.to_owned(), name.as_str().to_owned());
     labels
@@ -75,10 +100,19 @@ fn put(map: &mut Map<String, Value>, key: &str, value: Value) {
     }
 }
 
-fn container_spec(stack: &Stack, name: &StackName, key: &str, service: &Service, image: &str) -> Result<Value, ConvertError> {
+fn container_spec(
+    stack: &Stack,
+    name: &StackName,
+    key: &str,
+    service: &Service,
+    image: &str,
+) -> Result<Value, ConvertError> {
     let mut c = Map::new();
     put(&mut c, "Image", json!(normalize_image(image)));
-    c.insert("Labels".into(), json!(labels_with_namespace(&service.labels, name)));
+    c.insert(
+        "Labels".into(),
+        json!(labels_with_namespace(&service.labels, name)),
+    );
     put(&mut c, "Command", json!(service.entrypoint));
     put(&mut c, "Args", json!(service.command));
     put(&mut c, "Hostname", json!(service.hostname));
@@ -89,7 +123,17 @@ fn container_spec(stack: &Stack, name: &StackName, key: &str, service: &Service,
     put(&mut c, "TTY", json!(service.tty));
     put(&mut c, "OpenStdin", json!(service.stdin_open));
     put(&mut c, "ReadOnly", json!(service.read_only));
-    put(&mut c, "Mounts", json!(service.volumes.iter().map(|v| mount(stack, name, v)).collect::<Vec<_>>()));
+    put(
+        &mut c,
+        "Mounts",
+        json!(
+            service
+                .volumes
+                .iter()
+                .map(|v| mount(stack, name, v))
+                .collect::<Vec<_>>()
+        ),
+    );
     put(&mut c, "StopSignal", json!(service.stop_signal));
     if let Some(period) = service.stop_grace_period {
         c.insert("StopGracePeriod".into(), json!(period.nanos()));
@@ -104,8 +148,16 @@ fn container_spec(stack: &Stack, name: &StackName, key: &str, service: &Service,
         put(&mut dns, "Search", json!(service.dns_search));
         c.insert("DNSConfig".into(), Value::Object(dns));
     }
-    put(&mut c, "Secrets", json!(references(name, &service.secrets, &stack.secrets, "Secret")));
-    put(&mut c, "Configs", json!(config_references(stack, name, service)));
+    put(
+        &mut c,
+        "Secrets",
+        json!(references(name, &service.secrets, &stack.secrets, "Secret")),
+    );
+    put(
+        &mut c,
+        "Configs",
+        json!(config_references(stack, name, service)),
+    );
     put(&mut c, "Isolation", json!(service.isolation));
     if let Some(init) = service.init {
         c.insert("Init".into(), json!(init));
@@ -141,22 +193,41 @@ fn hosts(service: &Service) -> Vec<String> {
         .collect()
 }
 
-fn privileges(stack: &Stack, name: &StackName, key: &str, service: &Service) -> Result<Value, ConvertError> {
-    let Some(spec) = &service.credential_spec else { return Ok(json!({})) };
-    let set: Vec<&str> = [("Config", &spec.config), ("File", &spec.file), ("Registry", &spec.registry)]
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .map(|(k, _)| k)
-        .collect();
+fn privileges(
+    stack: &Stack,
+    name: &StackName,
+    key: &str,
+    service: &Service,
+) -> Result<Value, ConvertError> {
+    let Some(spec) = &service.credential_spec else {
+        return Ok(json!({}));
+    };
+    let set: Vec<&str> = [
+        ("Config", &spec.config),
+        ("File", &spec.file),
+        ("Registry", &spec.registry),
+    ]
+    .into_iter()
+    .filter(|(_, v)| !v.is_empty())
+    .map(|(k, _)| k)
+    .collect();
     match set.as_slice() {
         [] => Ok(json!({})),
         ["Config"] => {
             // docker puts the config's ID here; the planner fills IDs from the cluster.
-            let config_name = object_name(name, &spec.config, stack.configs.get(&spec.config).map(|c| &c.naming));
+            let config_name = object_name(
+                name,
+                &spec.config,
+                stack.configs.get(&spec.config).map(|c| &c.naming),
+            );
             Ok(json!({"CredentialSpec": {"Config": config_name}}))
         }
         [one] => {
-            let value = if *one == "File" { &spec.file } else { &spec.registry };
+            let value = if *one == "File" {
+                &spec.file
+            } else {
+                &spec.registry
+            };
             Ok(json!({"CredentialSpec": {*one: value}}))
         }
         _ => Err(ConvertError::CredentialSpec {
@@ -175,22 +246,38 @@ fn object_name(name: &StackName, key: &str, naming: Option<&crate::model::Extern
 
 /// Secret or config references: File target defaults to the key, uid/gid "0", mode 0444;
 /// sorted by object name. IDs are left for the planner to fill from the cluster.
-fn references<T>(name: &StackName, refs: &[ObjectRef], objects: &BTreeMap<String, T>, kind: &str) -> Vec<Value>
+fn references<T>(
+    name: &StackName,
+    refs: &[ObjectRef],
+    objects: &BTreeMap<String, T>,
+    kind: &str,
+) -> Vec<Value>
 where
     T: HasNaming,
 {
     let mut out: Vec<(String, Value)> = refs
         .iter()
         .map(|r| {
-            let object = object_name(name, &r.source.value, objects.get(&r.source.value).map(HasNaming::naming));
-            let target = if r.target.is_empty() { r.source.value.clone() } else { r.target.clone() };
+            let object = object_name(
+                name,
+                &r.source.value,
+                objects.get(&r.source.value).map(HasNaming::naming),
+            );
+            let target = if r.target.is_empty() {
+                r.source.value.clone()
+            } else {
+                r.target.clone()
+            };
             let file = json!({
                 "Name": target,
                 "UID": if r.uid.is_empty() { "0" } else { &r.uid },
                 "GID": if r.gid.is_empty() { "0" } else { &r.gid },
                 "Mode": r.mode.unwrap_or(0o444),
             });
-            (object.clone(), json!({"File": file, format!("{kind}Name"): object}))
+            (
+                object.clone(),
+                json!({"File": file, format!("{kind}Name"): object}),
+            )
         })
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -209,8 +296,16 @@ impl HasNaming for crate::model::FileObject {
 
 fn config_references(stack: &Stack, name: &StackName, service: &Service) -> Vec<Value> {
     let mut refs = references(name, &service.configs, &stack.configs, "Config");
-    if let Some(spec) = service.credential_spec.as_ref().filter(|s| !s.config.is_empty()) {
-        let config = object_name(name, &spec.config, stack.configs.get(&spec.config).map(|c| &c.naming));
+    if let Some(spec) = service
+        .credential_spec
+        .as_ref()
+        .filter(|s| !s.config.is_empty())
+    {
+        let config = object_name(
+            name,
+            &spec.config,
+            stack.configs.get(&spec.config).map(|c| &c.naming),
+        );
         refs.push(json!({"Runtime": {}, "ConfigName": config}));
         refs.sort_by(|a, b| a["ConfigName"].as_str().cmp(&b["ConfigName"].as_str()));
     }
@@ -228,7 +323,11 @@ fn mount(stack: &Stack, name: &StackName, volume: &ServiceVolume) -> Value {
         VolumeType::Volume if !volume.source.is_empty() => {
             let top = stack.volumes.get(&volume.source);
             let mut options = Map::new();
-            put(&mut options, "NoCopy", json!(volume.volume_nocopy.unwrap_or(false)));
+            put(
+                &mut options,
+                "NoCopy",
+                json!(volume.volume_nocopy.unwrap_or(false)),
+            );
             put(&mut options, "Subpath", json!(volume.volume_subpath));
             let external = top.is_some_and(|v| v.naming.external);
             let source = match top {
@@ -237,7 +336,10 @@ fn mount(stack: &Stack, name: &StackName, volume: &ServiceVolume) -> Value {
             };
             m.insert("Source".into(), json!(source));
             if let Some(top) = top.filter(|_| !external) {
-                options.insert("Labels".into(), json!(labels_with_namespace(&top.labels, name)));
+                options.insert(
+                    "Labels".into(),
+                    json!(labels_with_namespace(&top.labels, name)),
+                );
                 if !top.driver.is_empty() || !top.driver_opts.is_empty() {
                     let mut driver = Map::new();
                     put(&mut driver, "Name", json!(top.driver));
@@ -289,7 +391,11 @@ fn capabilities(add: &[String], drop: &[String]) -> (Vec<String>, Vec<String>) {
         caps.iter()
             .map(|c| {
                 let c = c.trim().to_uppercase();
-                if c == "ALL" || c == "RESET" || c.starts_with("CAP_") { c } else { format!("CAP_{c}") }
+                if c == "ALL" || c == "RESET" || c.starts_with("CAP_") {
+                    c
+                } else {
+                    format!("CAP_{c}")
+                }
             })
             .collect()
     };
@@ -301,7 +407,10 @@ fn capabilities(add: &[String], drop: &[String]) -> (Vec<String>, Vec<String>) {
     if drop.contains("ALL") {
         drop = ["ALL".to_owned()].into();
     }
-    let drop = drop.into_iter().filter(|c| !add.contains(c) && c != "RESET").collect();
+    let drop = drop
+        .into_iter()
+        .filter(|c| !add.contains(c) && c != "RESET")
+        .collect();
     let add = add.into_iter().filter(|c| c != "RESET").collect();
     (add, drop)
 }
@@ -361,9 +470,14 @@ fn restart_policy(key: &str, service: &Service) -> Result<Option<Value>, Convert
         }
         return Ok(Some(Value::Object(policy)));
     }
-    let Some(restart) = &service.restart else { return Ok(None) };
+    let Some(restart) = &service.restart else {
+        return Ok(None);
+    };
     let value = restart.value.as_str();
-    match value.split_once(':').map_or((value, None), |(p, n)| (p, Some(n))) {
+    match value
+        .split_once(':')
+        .map_or((value, None), |(p, n)| (p, Some(n)))
+    {
         ("no" | "", None) => Ok(None),
         ("always" | "unless-stopped", None) => Ok(Some(json!({"Condition": "any"}))),
         ("on-failure", count) => {
@@ -371,30 +485,50 @@ fn restart_policy(key: &str, service: &Service) -> Result<Option<Value>, Convert
                 None => 0,
                 Some(n) => n.parse().map_err(|_| restart_error(key, value))?,
             };
-            Ok(Some(json!({"Condition": "on-failure", "MaxAttempts": attempts})))
+            Ok(Some(
+                json!({"Condition": "on-failure", "MaxAttempts": attempts}),
+            ))
         }
         _ => Err(restart_error(key, value)),
     }
 }
 
 fn restart_error(key: &str, value: &str) -> ConvertError {
-    ConvertError::RestartPolicy { service: key.to_owned(), value: value.to_owned() }
+    ConvertError::RestartPolicy {
+        service: key.to_owned(),
+        value: value.to_owned(),
+    }
 }
 
 fn placement(service: &Service) -> Value {
     let p = &service.deploy.placement;
     let mut placement = Map::new();
     put(&mut placement, "Constraints", json!(p.constraints));
-    let preferences: Vec<Value> = p.preferences.iter().map(|s| json!({"Spread": {"SpreadDescriptor": s}})).collect();
+    let preferences: Vec<Value> = p
+        .preferences
+        .iter()
+        .map(|s| json!({"Spread": {"SpreadDescriptor": s}}))
+        .collect();
     put(&mut placement, "Preferences", json!(preferences));
-    put(&mut placement, "MaxReplicas", json!(p.max_replicas_per_node));
+    put(
+        &mut placement,
+        "MaxReplicas",
+        json!(p.max_replicas_per_node),
+    );
     Value::Object(placement)
 }
 
 /// Attachments sorted by target name; the service key is added as an alias on user networks.
 fn networks(stack: &Stack, name: &StackName, key: &str, service: &Service) -> Value {
-    let default = indexmap::IndexMap::from([("default".to_owned(), crate::model::ServiceNetwork::default())]);
-    let attached = service.networks.as_ref().filter(|n| !n.is_empty()).unwrap_or(&default);
+    let default = indexmap::IndexMap::from([(
+        "default".to_owned(),
+        crate::model::ServiceNetwork::default(),
+    )]);
+    let attached = service
+        .networks
+        .as_ref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(&default);
     let mut out: Vec<(String, Value)> = attached
         .iter()
         .map(|(net, config)| {
@@ -463,7 +597,11 @@ fn endpoint(service: &Service) -> Value {
         })
         .collect();
     let mut endpoint = Map::new();
-    put(&mut endpoint, "Mode", json!(service.deploy.endpoint_mode.to_lowercase()));
+    put(
+        &mut endpoint,
+        "Mode",
+        json!(service.deploy.endpoint_mode.to_lowercase()),
+    );
     put(&mut endpoint, "Ports", json!(ports));
     Value::Object(endpoint)
 }

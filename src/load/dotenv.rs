@@ -28,8 +28,9 @@
 //!   string");
 //! * a bare `TWO WORDS` on an unterminated last line is an error, as it is on any other line
 //!   (compose-go, per the first point, never looks at it);
-//! * letters are Unicode `Alphabetic` rather than Go's category `L`, which adds a few combining
-//!   marks.
+//! * letters in keys are Unicode `Alphabetic` rather than Go's category `L`, which adds a few
+//!   combining marks; names in `$` references are ASCII (compose-go's case-insensitive pattern
+//!   also admits `ſ` and the Kelvin sign `K`).
 
 use std::fmt;
 
@@ -210,22 +211,19 @@ impl Parser<'_> {
 
     /// The value after `=`/`:` (inline spaces already skipped); leaves `pos` after it.
     fn value(&mut self, key: &str) -> Result<String, DotenvError> {
-        let rest = self.rest();
-        match rest.chars().next() {
-            Some(quote @ ('"' | '\'')) => self.quoted_value(key, quote),
-            _ => {
-                let start = self.pos;
-                let src = self.src;
-                let rest = &src[start..];
-                let line_len = rest.find('\n').unwrap_or(rest.len());
-                self.pos += (line_len + 1).min(rest.len());
-                let line = &rest[..line_len];
-                // Only a `#` after a space starts a comment: `a#b` and `#tag` are values.
-                let value = line.split_once(" #").map_or(line, |(v, _)| v).trim_end();
-                let origin: Vec<usize> = (start..=start + value.len()).collect();
-                self.expand(value, &origin)
-            }
+        let start = self.pos;
+        let src = self.src;
+        let rest = &src[start..];
+        if let Some(quote @ ('"' | '\'')) = rest.chars().next() {
+            return self.quoted_value(key, quote);
         }
+        let line_len = rest.find('\n').unwrap_or(rest.len());
+        self.pos += (line_len + 1).min(rest.len());
+        let line = &rest[..line_len];
+        // Only a `#` after a space starts a comment: `a#b` and `#tag` are values.
+        let value = line.split_once(" #").map_or(line, |(v, _)| v).trim_end();
+        let origin: Vec<usize> = (start..=start + value.len()).collect();
+        self.expand(value, &origin)
     }
 
     /// A quoted value starting at the opening `quote`. A backslash escapes the quote character;
@@ -306,7 +304,8 @@ impl Parser<'_> {
                 out.push_str(&value);
                 i = next;
             } else {
-                // compose-go leaves a `$` that starts no reference alone (`pa$$word` aside).
+                // compose-go's pattern needs `$`, a name or `{` after a `$`; otherwise the `$`
+                // is plain text (so `pa$1` or a trailing `$` need no escaping).
                 out.push('$');
                 i = dollar + 1;
             }
@@ -353,26 +352,20 @@ impl Parser<'_> {
         };
         let value = self.resolve(name);
         let word = || self.expand_range(text, word_start, close, origin);
-        let set_nonempty = value.as_ref().is_some_and(|v| !v.is_empty());
-        let result = match op {
-            ":-" if set_nonempty => value.unwrap_or_default(),
-            ":-" => word()?,
-            "-" => match value {
-                Some(v) => v,
-                None => word()?,
-            },
-            ":+" if set_nonempty => word()?,
-            "+" if value.is_some() => word()?,
-            ":+" | "+" => value.unwrap_or_default(),
-            ":?" if set_nonempty => value.unwrap_or_default(),
-            "?" if value.is_some() => value.unwrap_or_default(),
+        // With a leading `:`, an empty value counts as absent.
+        let (colon, kind) = match op.strip_prefix(':') {
+            Some(kind) => (true, kind),
+            None => (false, op),
+        };
+        let present = value.as_ref().is_some_and(|v| !(colon && v.is_empty()));
+        let result = match (kind, present) {
+            ("-" | "?", true) => value.unwrap_or_default(),
+            ("-", false) | ("+", true) => word()?,
+            // compose-go returns the (empty or missing) value itself here.
+            ("+", false) => String::new(),
             _ => {
                 let reason = word()?;
-                let condition = if op == ":?" {
-                    "unset or empty"
-                } else {
-                    "unset"
-                };
+                let condition = if colon { "unset or empty" } else { "unset" };
                 let mut message = format!("required variable {name} is missing a value");
                 if !reason.is_empty() {
                     message = format!("{message}: {reason}");

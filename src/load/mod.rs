@@ -113,10 +113,21 @@ impl Loader {
         let mut merged: Option<Stack> = None;
         let mut files: Vec<FileToLoad> = Vec::new();
         for file in &options.files {
-            expand_includes(file, &file.display().to_string(), &working_dir, &mut files, 0);
+            expand_includes(
+                file,
+                &file.display().to_string(),
+                &working_dir,
+                &mut files,
+                0,
+            );
         }
         let mut version: Option<(String, String)> = None;
-        for FileToLoad { path, name, working_dir } in files {
+        for FileToLoad {
+            path,
+            name,
+            working_dir,
+        } in files
+        {
             let Some(stack) = self.load_file(&path, name.clone(), &working_dir, &lookup) else {
                 continue;
             };
@@ -188,7 +199,6 @@ impl Loader {
         variables.extend(options.environment.clone());
         variables
     }
-
 
     fn load_file(
         &mut self,
@@ -265,7 +275,11 @@ fn expand_includes(path: &Path, name: &str, dir: &Path, out: &mut Vec<FileToLoad
             expand_includes(&included, &shown, &absolute_dir(&included), out, depth + 1);
         }
     }
-    out.push(FileToLoad { path: path.to_path_buf(), name: name.to_owned(), working_dir: dir.to_path_buf() });
+    out.push(FileToLoad {
+        path: path.to_path_buf(),
+        name: name.to_owned(),
+        working_dir: dir.to_path_buf(),
+    });
 }
 
 fn include_paths(root: &Node) -> Vec<String> {

@@ -14,14 +14,19 @@ pub struct StackName(String);
 
 impl StackName {
     pub fn new(name: &str) -> Result<Self, String> {
-        let valid_chars = name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
-        if name.is_empty() || !valid_chars || !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        let valid_chars = name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+        if name.is_empty() || !valid_chars || !name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        {
             return Err(format!(
                 "invalid stack name {name:?}: use letters, digits, `-` and `_`, starting with a letter or digit"
             ));
         }
         if name.len() > 50 {
-            return Err(format!("stack name {name:?} is too long: at most 50 characters"));
+            return Err(format!(
+                "stack name {name:?} is too long: at most 50 characters"
+            ));
         }
         Ok(Self(name.to_owned()))
     }
@@ -50,7 +55,10 @@ mod tests {
 
     #[test]
     fn stack_names() {
-        assert_eq!(StackName::new("web-prod_1").unwrap().scope("db"), "web-prod_1_db");
+        assert_eq!(
+            StackName::new("web-prod_1").unwrap().scope("db"),
+            "web-prod_1_db"
+        );
         for bad in ["", "-x", "a.b", "a b", "ä"] {
             assert!(StackName::new(bad).is_err(), "{bad}");
         }

@@ -408,10 +408,16 @@ fn a_missing_required_variable_names_the_variable_and_where_it_is_used() {
 #[test]
 fn a_valid_file_prints_a_summary_and_exits_zero() {
     let out = Test::new()
-        .file("stack.yml", "services:\n  web:\n    image: app:${TAG:-1}\n  db:\n    image: db\n")
+        .file(
+            "stack.yml",
+            "services:\n  web:\n    image: app:${TAG:-1}\n  db:\n    image: db\n",
+        )
         .env("TAG", "2")
         .args(&["validate", "-c", "stack.yml"])
         .run();
     assert_eq!(out.status.code(), Some(0), "{}", super::util::stderr(&out));
-    assert_eq!(super::util::stdout(&out), "stack.yml: valid, 2 service(s): db, web\n");
+    assert_eq!(
+        super::util::stdout(&out),
+        "stack.yml: valid, 2 service(s): db, web\n"
+    );
 }

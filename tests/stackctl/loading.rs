@@ -225,13 +225,22 @@ fn profiles_select_services() {
 #[test]
 fn include_brings_in_other_files() {
     let test = Test::new()
-        .file("s.yml", "include:\n  - db/db.yml\nservices:\n  web:\n    image: a\n")
-        .file("db/db.yml", "services:\n  db:\n    image: b\n    env_file: db.env\n")
+        .file(
+            "s.yml",
+            "include:\n  - db/db.yml\nservices:\n  web:\n    image: a\n",
+        )
+        .file(
+            "db/db.yml",
+            "services:\n  db:\n    image: b\n    env_file: db.env\n",
+        )
         .file("db/db.env", "PORT=5432\n");
     let s = stack(&test, &["s.yml"], &[]);
     assert_eq!(s.services.keys().collect::<Vec<_>>(), ["db", "web"]);
     // An included file's relative paths resolve against its own directory.
-    assert_eq!(s.services["db"].environment["PORT"].as_deref(), Some("5432"));
+    assert_eq!(
+        s.services["db"].environment["PORT"].as_deref(),
+        Some("5432")
+    );
 }
 
 #[test]

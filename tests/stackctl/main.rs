@@ -7,4 +7,6 @@ mod examples;
 mod fuzz;
 mod invalid_files;
 mod loading;
+mod oracle;
+mod swarm;
 mod util;

@@ -83,7 +83,9 @@ pub(crate) fn decode_file(d: &mut Decoder<'_>, root: &Node, working_dir: &Path) 
 }
 
 fn version(d: &mut Decoder<'_>, node: &Node) -> Option<String> {
-    let text = if let Value::Scalar(Scalar::Str(s)) = &node.value { s.clone() } else {
+    let text = if let Value::Scalar(Scalar::Str(s)) = &node.value {
+        s.clone()
+    } else {
         d.type_error(node, "version", "a string");
         d.hint_last("quote it: `version: \"3.8\"`");
         return None;
@@ -377,7 +379,7 @@ fn file_object(
 }
 
 /// Relative paths are joined to the first stack file's directory (docker's working dir).
-#[must_use] 
+#[must_use]
 pub fn absolute(dir: &Path, file: &str) -> PathBuf {
     let path = Path::new(file);
     if path.is_absolute() {

@@ -1,0 +1,417 @@
+//! [`DockerEngine`]: the [`Engine`] over bollard 0.21, one HTTP request per call.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use bollard::auth::DockerCredentials;
+use bollard::models::{
+    Config, ConfigSpec, Network, NetworkCreateRequest, Node, Secret, SecretSpec, Service,
+    ServiceSpec, Task,
+};
+use bollard::query_parameters::{
+    InspectServiceOptions, ListConfigsOptions, ListNetworksOptions, ListNodesOptions,
+    ListSecretsOptions, ListServicesOptions, ListTasksOptions, UpdateConfigOptions,
+    UpdateSecretOptions, UpdateServiceOptions,
+};
+use bollard::{ClientVersion, Docker};
+
+use super::error::Context;
+use super::{Created, Endpoint, EndpointSource, Engine, EngineError, Probe, TlsFiles, version_pin};
+use crate::model::NAMESPACE_LABEL;
+
+/// How long one call may take; bollard's default, and long enough for a big service list.
+const TIMEOUT_SECONDS: u64 = 120;
+
+/// A connected daemon. Cheap to clone (bollard shares the connection pool).
+#[derive(Clone, Debug)]
+pub struct DockerEngine {
+    docker: Docker,
+    address: String,
+    found_via: String,
+    api_version: String,
+}
+
+type Filters = HashMap<String, Vec<String>>;
+
+impl DockerEngine {
+    /// Connect to `endpoint` and settle the API version: `DOCKER_API_VERSION` if set, else
+    /// negotiated with one `GET /version` (the lower of the daemon's and bollard's).
+    pub async fn connect(endpoint: &Endpoint) -> Result<Self, EngineError> {
+        let found_via = endpoint.source.to_string();
+        let context = Context {
+            address: &endpoint.host,
+            found_via: &found_via,
+            seconds: TIMEOUT_SECONDS,
+            object: "the daemon",
+        };
+        let docker = match &endpoint.api_version {
+            Some(pinned) => open(endpoint, &parse_version(pinned)?)?,
+            None => open(endpoint, bollard::API_DEFAULT_VERSION)?
+                .negotiate_version()
+                .await
+                .map_err(|err| context.classify(err))?,
+        };
+        let version = docker.client_version();
+        let api_version = format!("{}.{}", version.major_version, version.minor_version);
+        let docker = docker.with_request_modifier(version_pin::modifier(&api_version));
+        Ok(Self {
+            docker,
+            address: endpoint.host.clone(),
+            found_via,
+            api_version,
+        })
+    }
+
+    /// The API version every request carries, e.g. `1.41`.
+    #[must_use]
+    pub fn api_version(&self) -> &str {
+        &self.api_version
+    }
+
+    /// The bollard client, for calls the trait does not have yet; prefer adding them to [`Engine`].
+    #[must_use]
+    pub fn bollard(&self) -> &Docker {
+        &self.docker
+    }
+
+    fn fail(&self, object: &str) -> impl Fn(bollard::errors::Error) -> EngineError {
+        let address = self.address.clone();
+        let found_via = self.found_via.clone();
+        let object = object.to_owned();
+        move |err| {
+            Context {
+                address: &address,
+                found_via: &found_via,
+                seconds: TIMEOUT_SECONDS,
+                object: &object,
+            }
+            .classify(err)
+        }
+    }
+}
+
+fn open(endpoint: &Endpoint, version: &ClientVersion) -> Result<Docker, EngineError> {
+    let host = endpoint.host.as_str();
+    let docker = if host.starts_with("unix://") {
+        Docker::connect_with_unix(host, TIMEOUT_SECONDS, version)
+    } else if host.starts_with("ssh://") {
+        check_ssh(host)?;
+        Docker::connect_with_ssh(host, TIMEOUT_SECONDS, version, None)
+    } else if let Some(tls) = &endpoint.tls {
+        let ca = check_tls(tls, &endpoint.source)?;
+        // bollard reads the client pair lazily and goes without one when the files are absent,
+        // as the CLI does; it needs paths all the same, so name the usual ones.
+        let dir = ca.parent().unwrap_or(ca);
+        let cert = tls.cert.clone().unwrap_or_else(|| dir.join("cert.pem"));
+        let key = tls.key.clone().unwrap_or_else(|| dir.join("key.pem"));
+        Docker::connect_with_ssl(host, &key, &cert, ca, TIMEOUT_SECONDS, version)
+    } else {
+        Docker::connect_with_http(host, TIMEOUT_SECONDS, version)
+    };
+    let found_via = endpoint.source.to_string();
+    let context = Context {
+        address: host,
+        found_via: &found_via,
+        seconds: TIMEOUT_SECONDS,
+        object: "the daemon",
+    };
+    docker.map_err(|err| context.classify(err))
+}
+
+/// bollard 0.21 hands `user@host:port` to `ssh` as the destination, which ssh reads as a host
+/// name containing a colon; only the port-less form works.
+fn check_ssh(host: &str) -> Result<(), EngineError> {
+    let authority = host
+        .trim_start_matches("ssh://")
+        .split('/')
+        .next()
+        .unwrap_or_default();
+    let host_part = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host_part.contains(':') {
+        return Err(EngineError::config(
+            format!("{host}: ssh:// with a port is not supported by stackctl"),
+            Some("add a `Host` entry with `Port` to ~/.ssh/config and use ssh://[user@]that-host"),
+        ));
+    }
+    Ok(())
+}
+
+/// bollard 0.21 always verifies the daemon's certificate, against a CA file it must be given.
+fn check_tls<'a>(tls: &'a TlsFiles, source: &EndpointSource) -> Result<&'a Path, EngineError> {
+    if !tls.verify {
+        return Err(EngineError::config(
+            format!("TLS without certificate verification ({source}) is not supported by stackctl"),
+            Some(
+                "give the daemon's CA as ca.pem and verify (DOCKER_TLS_VERIFY=1, or a context without SkipTLSVerify), or use ssh://",
+            ),
+        ));
+    }
+    tls.ca.as_deref().ok_or_else(|| EngineError::Tls {
+        message: format!("{source} has TLS files but no ca.pem to verify the daemon with"),
+    })
+}
+
+fn parse_version(text: &str) -> Result<ClientVersion, EngineError> {
+    let parsed = text.split_once('.').and_then(|(major, minor)| {
+        Some(ClientVersion {
+            major_version: major.parse().ok()?,
+            minor_version: minor.parse().ok()?,
+        })
+    });
+    parsed.ok_or_else(|| {
+        EngineError::config(
+            format!("DOCKER_API_VERSION={text:?} is not an API version"),
+            Some("use a version like 1.41, or unset it to negotiate"),
+        )
+    })
+}
+
+fn label_filter(stack: &str) -> Filters {
+    HashMap::from([(
+        "label".to_owned(),
+        vec![format!("{NAMESPACE_LABEL}={stack}")],
+    )])
+}
+
+/// The daemon's `name` filter matches substrings (networks) or prefixes (configs, secrets), so
+/// it only narrows the answer; the exact match happens here.
+fn name_filter(names: &[String]) -> Filters {
+    HashMap::from([("name".to_owned(), names.to_vec())])
+}
+
+fn named<T>(items: Vec<T>, names: &[String], name: impl Fn(&T) -> Option<&str>) -> Vec<T> {
+    items
+        .into_iter()
+        .filter(|item| name(item).is_some_and(|n| names.iter().any(|wanted| wanted == n)))
+        .collect()
+}
+
+/// bollard 0.21 sends service versions as `i32` although swarm's are `u64`.
+fn service_version(id: &str, version: u64) -> Result<i32, EngineError> {
+    i32::try_from(version).map_err(|_| EngineError::Protocol {
+        message: format!("service {id} has version {version}, above the i32 bollard 0.21 can send"),
+    })
+}
+
+fn version_i64(id: &str, version: u64) -> Result<i64, EngineError> {
+    i64::try_from(version).map_err(|_| EngineError::Protocol {
+        message: format!("{id} has version {version}, above the i64 bollard 0.21 can send"),
+    })
+}
+
+fn created(id: Option<String>, warnings: Option<Vec<String>>) -> Created {
+    Created {
+        id: id.unwrap_or_default(),
+        warnings: warnings.unwrap_or_default(),
+    }
+}
+
+impl Engine for DockerEngine {
+    async fn probe(&self) -> Result<Probe, EngineError> {
+        let info = self.docker.info().await.map_err(self.fail("the daemon"))?;
+        Ok(Probe::from_info(info, self.api_version.clone()))
+    }
+
+    async fn list_services(&self, stack: &str) -> Result<Vec<Service>, EngineError> {
+        let options = ListServicesOptions {
+            filters: Some(label_filter(stack)),
+            status: Some(false),
+        };
+        let services = self.docker.list_services(Some(options)).await;
+        services.map_err(self.fail("services"))
+    }
+
+    async fn list_networks(&self, stack: &str) -> Result<Vec<Network>, EngineError> {
+        self.networks(label_filter(stack)).await
+    }
+
+    async fn list_configs(&self, stack: &str) -> Result<Vec<Config>, EngineError> {
+        self.configs(label_filter(stack)).await
+    }
+
+    async fn list_secrets(&self, stack: &str) -> Result<Vec<Secret>, EngineError> {
+        self.secrets(label_filter(stack)).await
+    }
+
+    async fn list_networks_named(&self, names: &[String]) -> Result<Vec<Network>, EngineError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let networks = self.networks(name_filter(names)).await?;
+        Ok(named(networks, names, |n| n.name.as_deref()))
+    }
+
+    async fn list_configs_named(&self, names: &[String]) -> Result<Vec<Config>, EngineError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let configs = self.configs(name_filter(names)).await?;
+        Ok(named(configs, names, |c| c.spec.as_ref()?.name.as_deref()))
+    }
+
+    async fn list_secrets_named(&self, names: &[String]) -> Result<Vec<Secret>, EngineError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let secrets = self.secrets(name_filter(names)).await?;
+        Ok(named(secrets, names, |s| s.spec.as_ref()?.name.as_deref()))
+    }
+
+    async fn inspect_service(&self, id: &str) -> Result<Service, EngineError> {
+        let options = InspectServiceOptions {
+            insert_defaults: false,
+        };
+        let service = self.docker.inspect_service(id, Some(options)).await;
+        service.map_err(self.fail(&format!("service {id}")))
+    }
+
+    async fn list_tasks(&self, service_ids: &[String]) -> Result<Vec<Task>, EngineError> {
+        if service_ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let options = ListTasksOptions {
+            filters: Some(HashMap::from([(
+                "service".to_owned(),
+                service_ids.to_vec(),
+            )])),
+        };
+        let tasks = self.docker.list_tasks(Some(options)).await;
+        tasks.map_err(self.fail("tasks"))
+    }
+
+    async fn list_nodes(&self) -> Result<Vec<Node>, EngineError> {
+        let nodes = self.docker.list_nodes(None::<ListNodesOptions>).await;
+        nodes.map_err(self.fail("nodes"))
+    }
+
+    async fn create_service(
+        &self,
+        spec: &ServiceSpec,
+        auth: Option<&DockerCredentials>,
+    ) -> Result<Created, EngineError> {
+        let name = spec.name.as_deref().unwrap_or_default();
+        let response = self
+            .docker
+            .create_service(spec.clone(), auth.cloned())
+            .await;
+        let response = response.map_err(self.fail(&format!("service {name}")))?;
+        Ok(created(response.id, response.warnings))
+    }
+
+    async fn update_service(
+        &self,
+        id: &str,
+        version: u64,
+        spec: &ServiceSpec,
+        auth: Option<&DockerCredentials>,
+    ) -> Result<Vec<String>, EngineError> {
+        let options = UpdateServiceOptions {
+            version: service_version(id, version)?,
+            ..UpdateServiceOptions::default()
+        };
+        let response = self
+            .docker
+            .update_service(id, spec.clone(), options, auth.cloned())
+            .await
+            .map_err(self.fail(&format!("service {id}")))?;
+        Ok(response.warnings.unwrap_or_default())
+    }
+
+    async fn remove_service(&self, id: &str) -> Result<(), EngineError> {
+        let removed = self.docker.delete_service(id).await;
+        removed.map_err(self.fail(&format!("service {id}")))
+    }
+
+    async fn create_network(&self, request: &NetworkCreateRequest) -> Result<Created, EngineError> {
+        let response = self.docker.create_network(request.clone()).await;
+        let response = response.map_err(self.fail(&format!("network {}", request.name)))?;
+        let warnings = Some(response.warning)
+            .filter(|w| !w.is_empty())
+            .into_iter()
+            .collect();
+        Ok(created(Some(response.id), Some(warnings)))
+    }
+
+    async fn remove_network(&self, id: &str) -> Result<(), EngineError> {
+        let removed = self.docker.remove_network(id).await;
+        removed.map_err(self.fail(&format!("network {id}")))
+    }
+
+    async fn create_config(&self, spec: &ConfigSpec) -> Result<Created, EngineError> {
+        let name = spec.name.as_deref().unwrap_or_default();
+        let response = self.docker.create_config(spec.clone()).await;
+        let response = response.map_err(self.fail(&format!("config {name}")))?;
+        Ok(created(Some(response.id), None))
+    }
+
+    async fn update_config(
+        &self,
+        id: &str,
+        version: u64,
+        spec: &ConfigSpec,
+    ) -> Result<(), EngineError> {
+        let object = format!("config {id}");
+        let options = UpdateConfigOptions {
+            version: version_i64(&object, version)?,
+        };
+        let updated = self.docker.update_config(id, spec.clone(), options).await;
+        updated.map_err(self.fail(&object))
+    }
+
+    async fn remove_config(&self, id: &str) -> Result<(), EngineError> {
+        let removed = self.docker.delete_config(id).await;
+        removed.map_err(self.fail(&format!("config {id}")))
+    }
+
+    async fn create_secret(&self, spec: &SecretSpec) -> Result<Created, EngineError> {
+        let name = spec.name.as_deref().unwrap_or_default();
+        let response = self.docker.create_secret(spec.clone()).await;
+        let response = response.map_err(self.fail(&format!("secret {name}")))?;
+        Ok(created(Some(response.id), None))
+    }
+
+    async fn update_secret(
+        &self,
+        id: &str,
+        version: u64,
+        spec: &SecretSpec,
+    ) -> Result<(), EngineError> {
+        let object = format!("secret {id}");
+        let options = UpdateSecretOptions {
+            version: version_i64(&object, version)?,
+        };
+        let updated = self.docker.update_secret(id, spec.clone(), options).await;
+        updated.map_err(self.fail(&object))
+    }
+
+    async fn remove_secret(&self, id: &str) -> Result<(), EngineError> {
+        let removed = self.docker.delete_secret(id).await;
+        removed.map_err(self.fail(&format!("secret {id}")))
+    }
+}
+
+impl DockerEngine {
+    async fn networks(&self, filters: Filters) -> Result<Vec<Network>, EngineError> {
+        let options = ListNetworksOptions {
+            filters: Some(filters),
+        };
+        let networks = self.docker.list_networks(Some(options)).await;
+        networks.map_err(self.fail("networks"))
+    }
+
+    async fn configs(&self, filters: Filters) -> Result<Vec<Config>, EngineError> {
+        let options = ListConfigsOptions {
+            filters: Some(filters),
+        };
+        let configs = self.docker.list_configs(Some(options)).await;
+        configs.map_err(self.fail("configs"))
+    }
+
+    async fn secrets(&self, filters: Filters) -> Result<Vec<Secret>, EngineError> {
+        let options = ListSecretsOptions {
+            filters: Some(filters),
+        };
+        let secrets = self.docker.list_secrets(Some(options)).await;
+        secrets.map_err(self.fail("secrets"))
+    }
+}

@@ -1,0 +1,164 @@
+//! The one door to Docker: the [`Engine`] trait every Engine API call goes through, and its parts.
+//!
+//! [`DockerEngine`] implements it over bollard; [`Counting`] wraps any engine to count calls.
+//! Connect with [`connect`], which finds the daemon the way the docker CLI does.
+//!
+//! Every LIST call is filtered by the stack label (`com.docker.stack.namespace=<stack>`) on the
+//! daemon side, so observing one stack costs a fixed number of calls, however big the cluster.
+
+mod connect;
+mod context_store;
+mod counting;
+mod docker;
+mod error;
+mod probe;
+mod sha256;
+mod version_pin;
+
+use std::future::Future;
+
+use bollard::auth::DockerCredentials;
+use bollard::models::{
+    Config, ConfigSpec, Network, NetworkCreateRequest, Node, Secret, SecretSpec, Service,
+    ServiceSpec, Task,
+};
+
+pub use connect::{ConnectOptions, Endpoint, EndpointSource, TlsFiles, connect, resolve_endpoint};
+pub use counting::{Call, CallCounts, Counting};
+pub use docker::DockerEngine;
+pub use error::EngineError;
+pub use probe::Probe;
+
+/// What the daemon answered to a create: the new object's ID and any warnings to show the user.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Created {
+    pub id: String,
+    /// Non-fatal messages from the daemon (e.g. an image that could not be pinned by digest).
+    pub warnings: Vec<String>,
+}
+
+/// The Engine API calls stackctl makes. Generic callers take `E: Engine`; no `dyn` is needed.
+///
+/// Object versions (`version`) are the `Version.Index` read with the object: the daemon rejects a
+/// write whose version is stale with [`EngineError::VersionConflict`]; re-read and retry.
+///
+/// Calls taking a list of names or IDs make no request when the list is empty (and return an
+/// empty list): implementations must keep to that, because [`Counting`] does not count them.
+pub trait Engine: Send + Sync {
+    /// One `GET /info`: versions, node ID and whether this node can manage the swarm.
+    fn probe(&self) -> impl Future<Output = Result<Probe, EngineError>> + Send;
+
+    /// The stack's services, with their specs as stored (no status, no inserted defaults).
+    fn list_services(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<Vec<Service>, EngineError>> + Send;
+
+    /// The stack's networks (those carrying its label).
+    fn list_networks(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<Vec<Network>, EngineError>> + Send;
+
+    /// The stack's configs (those carrying its label).
+    fn list_configs(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<Vec<Config>, EngineError>> + Send;
+
+    /// The stack's secrets (those carrying its label); the daemon never returns secret data.
+    fn list_secrets(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<Vec<Secret>, EngineError>> + Send;
+
+    /// Networks whose name is exactly one of `names`, in one call, of every scope: the caller
+    /// checks `Scope == "swarm"` (as `docker stack deploy` does for external networks, with its
+    /// own error). Predefined networks (`host`, `bridge`, …) are returned like any other.
+    fn list_networks_named(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<Network>, EngineError>> + Send;
+
+    /// Configs whose name is exactly one of `names`, in one call.
+    fn list_configs_named(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<Config>, EngineError>> + Send;
+
+    /// Secrets whose name is exactly one of `names`, in one call.
+    fn list_secrets_named(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<Secret>, EngineError>> + Send;
+
+    /// One service by ID or name, spec as stored (for re-reads after a version conflict).
+    fn inspect_service(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<Service, EngineError>> + Send;
+
+    /// The tasks of these services (all desired states), in one call.
+    fn list_tasks(
+        &self,
+        service_ids: &[String],
+    ) -> impl Future<Output = Result<Vec<Task>, EngineError>> + Send;
+
+    /// Every node of the swarm.
+    fn list_nodes(&self) -> impl Future<Output = Result<Vec<Node>, EngineError>> + Send;
+
+    /// Create a service; `auth` is sent as `X-Registry-Auth` so workers can pull the image.
+    fn create_service(
+        &self,
+        spec: &ServiceSpec,
+        auth: Option<&DockerCredentials>,
+    ) -> impl Future<Output = Result<Created, EngineError>> + Send;
+
+    /// Replace a service's spec; returns the daemon's warnings.
+    fn update_service(
+        &self,
+        id: &str,
+        version: u64,
+        spec: &ServiceSpec,
+        auth: Option<&DockerCredentials>,
+    ) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send;
+
+    fn remove_service(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    fn create_network(
+        &self,
+        request: &NetworkCreateRequest,
+    ) -> impl Future<Output = Result<Created, EngineError>> + Send;
+
+    fn remove_network(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    fn create_config(
+        &self,
+        spec: &ConfigSpec,
+    ) -> impl Future<Output = Result<Created, EngineError>> + Send;
+
+    /// Swarm only lets labels change on a config; the data is immutable.
+    fn update_config(
+        &self,
+        id: &str,
+        version: u64,
+        spec: &ConfigSpec,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    fn remove_config(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    fn create_secret(
+        &self,
+        spec: &SecretSpec,
+    ) -> impl Future<Output = Result<Created, EngineError>> + Send;
+
+    /// Swarm only lets labels change on a secret; the data is immutable.
+    fn update_secret(
+        &self,
+        id: &str,
+        version: u64,
+        spec: &SecretSpec,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    fn remove_secret(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+}
