@@ -10,3 +10,5 @@ pub mod diff;
 pub mod engine;
 pub mod load;
 pub mod model;
+pub mod observe;
+pub mod plan;

@@ -7,6 +7,10 @@ use super::{ConnectOptions, Endpoint, EndpointSource, TlsFiles, parse_host, reso
 use crate::engine::EngineError;
 use crate::engine::context_store::write_context;
 
+/// Environment variables for one case; `$HOME` in a value stands for the fake home folder.
+type Vars = &'static [(&'static str, &'static str)];
+
+const TCP: (&str, &str) = ("DOCKER_HOST", "tcp://d:2376");
 const PROD: &str = r#"{"Name":"prod","Metadata":{},"Endpoints":{"docker":{"Host":"tcp://prod.example:2376","SkipTLSVerify":false}}}"#;
 const LAB: &str = r#"{"Name":"lab","Metadata":{},"Endpoints":{"docker":{"Host":"ssh://me@lab","SkipTLSVerify":false}}}"#;
 const INSECURE: &str = r#"{"Name":"insecure","Endpoints":{"docker":{"Host":"tcp://10.1.1.1:2376","SkipTLSVerify":true}}}"#;
@@ -58,7 +62,7 @@ fn context(name: &str, from_env: bool) -> EndpointSource {
 #[test]
 fn precedence_follows_the_docker_cli() {
     let home = home();
-    let cases: [(Option<&str>, &[(&str, &str)], &str, EndpointSource); 9] = [
+    let cases: [(Option<&str>, Vars, &str, EndpointSource); 9] = [
         (
             Some("tcp://h1"),
             &[("DOCKER_HOST", "tcp://h2"), ("DOCKER_CONTEXT", "lab")],
@@ -129,23 +133,22 @@ fn tls_from_the_environment_for_tcp_hosts() {
         key: Some(docker.join("key.pem")),
         verify,
     };
-    let tcp = ("DOCKER_HOST", "tcp://d:2376");
-    let cases: [(&[(&str, &str)], &str, Option<TlsFiles>); 7] = [
-        (&[tcp], "tcp://d:2376", None),
+    let cases: [(Vars, &str, Option<TlsFiles>); 7] = [
+        (&[TCP], "tcp://d:2376", None),
         (
-            &[tcp, ("DOCKER_TLS_VERIFY", "1")],
+            &[TCP, ("DOCKER_TLS_VERIFY", "1")],
             "tcp://d:2376",
             Some(files(true)),
         ),
         // The CLI's rule: any non-empty value turns verification on, "0" included.
         (
-            &[tcp, ("DOCKER_TLS_VERIFY", "0")],
+            &[TCP, ("DOCKER_TLS_VERIFY", "0")],
             "tcp://d:2376",
             Some(files(true)),
         ),
-        (&[tcp, ("DOCKER_TLS_VERIFY", "")], "tcp://d:2376", None),
+        (&[TCP, ("DOCKER_TLS_VERIFY", "")], "tcp://d:2376", None),
         (
-            &[tcp, ("DOCKER_TLS", "1")],
+            &[TCP, ("DOCKER_TLS", "1")],
             "tcp://d:2376",
             Some(files(false)),
         ),

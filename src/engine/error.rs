@@ -109,8 +109,10 @@ impl EngineError {
             | Self::ConnectionLost { .. }
             | Self::VersionConflict { .. } => true,
             Self::Api { status, .. } => *status == 503,
-            Self::NotManager { .. } | Self::Tls { .. } | Self::Config { .. } => false,
-            Self::Protocol { .. } => false,
+            Self::NotManager { .. }
+            | Self::Tls { .. }
+            | Self::Config { .. }
+            | Self::Protocol { .. } => false,
         }
     }
 
@@ -150,7 +152,7 @@ impl Context<'_> {
             B::DockerResponseServerError {
                 status_code,
                 message,
-            } => self.response(status_code, message),
+            } => self.response(status_code, &message),
             B::RequestTimeoutError => EngineError::Timeout {
                 address: self.address.to_owned(),
                 seconds: self.seconds,
@@ -178,7 +180,7 @@ impl Context<'_> {
         }
     }
 
-    fn response(&self, status: u16, message: String) -> EngineError {
+    fn response(&self, status: u16, message: &str) -> EngineError {
         let message = message.trim().to_owned();
         if message.contains(OUT_OF_SEQUENCE) {
             return EngineError::VersionConflict {

@@ -3,6 +3,8 @@
 //! Hand-written because the crate has no hash dependency and this is its only use: hashing a
 //! context name, a few bytes, once per run. Not for anything security-sensitive or large.
 
+use std::fmt::Write as _;
+
 const K: [u32; 64] = [
     0x428a_2f98,
     0x7137_4491,
@@ -87,7 +89,13 @@ pub(crate) fn hex_digest(data: &[u8]) -> String {
     for block in padded(data).chunks_exact(64) {
         compress(&mut state, block);
     }
-    state.iter().map(|word| format!("{word:08x}")).collect()
+    state
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, word| {
+            // Writing to a String cannot fail.
+            let _ = write!(hex, "{word:08x}");
+            hex
+        })
 }
 
 /// The message, a 1 bit, zeros, and the bit length: a whole number of 64-byte blocks.
@@ -102,6 +110,8 @@ fn padded(data: &[u8]) -> Vec<u8> {
     message
 }
 
+// `a`..`h` and `w` are the standard's own names; renaming them would hide the correspondence.
+#[allow(clippy::many_single_char_names)]
 fn compress(state: &mut [u32; 8], block: &[u8]) {
     let mut w = [0u32; 64];
     for (word, bytes) in w.iter_mut().zip(block.chunks_exact(4)) {

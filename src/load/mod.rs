@@ -3,7 +3,7 @@
 
 pub mod decode;
 pub mod diagnostic;
-//TMP pub mod dotenv;
+pub mod dotenv;
 pub mod env_file;
 pub mod environment;
 pub mod interpolate;
@@ -167,25 +167,15 @@ impl Loader {
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let env = &options.environment;
-                match crate::load::env_file::parse_env_file(text.as_bytes(), &|k| {
-                    env.get(k).cloned()
-                })
-                .map_err(|e| TmpErr {
-                    line: e.line,
-                    column: 0,
-                    message: e.message,
-                }) {
+                match dotenv::parse_dotenv(&text, &|k| env.get(k).cloned()) {
                     Ok(pairs) => variables.extend(pairs),
                     Err(err) => {
-                        let message = format!(
-                            "{}:{}:{}: {}",
-                            path.display(),
-                            err.line,
-                            err.column,
-                            err.message
-                        );
-                        self.diags
-                            .push(Diagnostic::error("stackctl::load::dotenv", message));
+                        let shown = path.display().to_string();
+                        let id = self.sources.add(&path, shown, text.clone());
+                        let offset = self.sources.offset(id, err.line, err.column);
+                        let diag = Diagnostic::error("stackctl::load::dotenv", err.message)
+                            .at(node::Span::new(id, offset, 1), "in this variables file");
+                        self.diags.push(diag);
                     }
                 }
             }
@@ -314,9 +304,4 @@ fn absolute_dir(file: &Path) -> PathBuf {
     absolute
         .parent()
         .map_or_else(|| PathBuf::from("/"), Path::to_path_buf)
-}
-struct TmpErr {
-    line: usize,
-    column: usize,
-    message: String,
 }

@@ -51,6 +51,24 @@ impl Sources {
         (line, upto[line_start..].chars().count() + 1)
     }
 
+    /// Byte offset of a 1-based line and column (in characters) of a file.
+    #[must_use]
+    pub fn offset(&self, id: FileId, line: usize, column: usize) -> usize {
+        let text = &self.get(id).text;
+        let line_start: usize = text
+            .split_inclusive('\n')
+            .take(line.saturating_sub(1))
+            .map(str::len)
+            .sum();
+        let rest = &text[line_start.min(text.len())..];
+        line_start
+            + rest
+                .chars()
+                .take(column.saturating_sub(1))
+                .map(char::len_utf8)
+                .sum::<usize>()
+    }
+
     /// The source text a span covers.
     #[must_use]
     pub fn slice(&self, span: Span) -> &str {

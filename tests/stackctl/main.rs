@@ -3,6 +3,7 @@
 // Tests drive the real binary (and later the docker CLI oracle) as subprocesses.
 #![allow(clippy::disallowed_methods)]
 
+mod engine;
 mod examples;
 mod fuzz;
 mod invalid_files;

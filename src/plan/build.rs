@@ -1,0 +1,400 @@
+//! Desired state + live state -> [`Plan`]. Pure.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::{Action, Kept, ObjectKind, ObjectPlan, Plan, Rollout, ServicePlan};
+use crate::convert::{Desired, DesiredNetwork, DesiredObject, DesiredService};
+use crate::diff::{FieldChange, field_changes, normalize_service};
+use crate::model::{IMAGE_LABEL, NAMESPACE_LABEL, StackName};
+use crate::observe::{LiveObject, LiveService, LiveState};
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PlanOptions {
+    /// Remove objects of the stack that the files no longer describe.
+    pub prune: bool,
+}
+
+/// Errors that make a plan impossible (nothing would be applied).
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum PlanError {
+    #[error("network {0:?} is declared as external, but could not be found")]
+    #[diagnostic(
+        code(stackctl::plan::external_network),
+        help("create it first: `docker network create --driver overlay --scope swarm {0}`")
+    )]
+    ExternalNetworkMissing(String),
+    #[error(
+        "network {name:?} is declared as external, but it is not in the right scope: {scope:?} instead of \"swarm\""
+    )]
+    #[diagnostic(code(stackctl::plan::external_network))]
+    ExternalNetworkScope { name: String, scope: String },
+}
+
+pub fn build(
+    stack: &StackName,
+    desired: &Desired,
+    live: &LiveState,
+    options: PlanOptions,
+) -> Result<Plan, PlanError> {
+    for name in &desired.external_networks {
+        if matches!(name.as_str(), "host" | "bridge" | "none" | "default") {
+            continue;
+        }
+        match live.networks.get(name) {
+            None => return Err(PlanError::ExternalNetworkMissing(name.clone())),
+            Some(n) if n.scope != "swarm" => {
+                return Err(PlanError::ExternalNetworkScope {
+                    name: name.clone(),
+                    scope: n.scope.clone(),
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    let mut plan = Plan {
+        stack: stack.as_str().to_owned(),
+        services: services(stack, desired, live, options),
+        networks: networks(stack, desired, live, options),
+        configs: objects(
+            stack,
+            ObjectKind::Config,
+            &desired.configs,
+            &live.configs,
+            options,
+        ),
+        secrets: objects(
+            stack,
+            ObjectKind::Secret,
+            &desired.secrets,
+            &live.secrets,
+            options,
+        ),
+        kept: Vec::new(),
+        summary: super::Summary::default(),
+    };
+    collect_kept(&mut plan, options);
+    plan.count();
+    Ok(plan)
+}
+
+fn belongs(labels: &BTreeMap<String, String>, stack: &StackName) -> bool {
+    labels
+        .get(NAMESPACE_LABEL)
+        .is_some_and(|v| v == stack.as_str())
+}
+
+fn collect_kept(plan: &mut Plan, options: PlanOptions) {
+    if options.prune {
+        return;
+    }
+    let mut kept = Vec::new();
+    // Without --prune, "remove" entries are only reported, not planned.
+    plan.services.retain(|s| {
+        let keep = s.action != Action::Remove;
+        if !keep {
+            kept.push(Kept {
+                kind: "service".into(),
+                name: s.name.clone(),
+            });
+        }
+        keep
+    });
+    for list in [&mut plan.networks, &mut plan.configs, &mut plan.secrets] {
+        list.retain(|o| {
+            let keep = o.action != Action::Remove;
+            if !keep {
+                kept.push(Kept {
+                    kind: o.kind.word().into(),
+                    name: o.name.clone(),
+                });
+            }
+            keep
+        });
+    }
+    plan.kept = kept;
+}
+
+fn services(
+    stack: &StackName,
+    desired: &Desired,
+    live: &LiveState,
+    options: PlanOptions,
+) -> Vec<ServicePlan> {
+    let mut out: Vec<ServicePlan> = desired
+        .services
+        .values()
+        .map(|d| service_plan(d, live.services.get(&d.name), live))
+        .collect();
+    for (name, service) in &live.services {
+        if desired.services.contains_key(name) {
+            continue;
+        }
+        let _ = options;
+        out.push(ServicePlan {
+            name: name.clone(),
+            key: name.strip_prefix(&format!("{stack}_")).map(str::to_owned),
+            action: Action::Remove,
+            changes: Vec::new(),
+            restarts_tasks: false,
+            rollout: None,
+            requires_recreate: false,
+            live_id: Some(service.id.clone()),
+            live_version: Some(service.version),
+            spec: None,
+            depends_on: Vec::new(),
+        });
+    }
+    out
+}
+
+/// The spec to send for an update: docker's own rules for what it copies from the live service.
+fn spec_for_update(desired: &DesiredService, live: &LiveService) -> Value {
+    let mut spec = desired.spec.clone();
+    if let Some(force) = live.spec.pointer("/TaskTemplate/ForceUpdate") {
+        spec["TaskTemplate"]["ForceUpdate"] = force.clone();
+    }
+    // A digest pinned at an earlier deploy is kept while the file's image is unchanged
+    // (`--resolve-image changed`), so pinning shows no phantom image change.
+    let same_label = live
+        .spec
+        .pointer(&format!("/Labels/{}", IMAGE_LABEL.replace('/', "~1")))
+        == desired
+            .spec
+            .pointer(&format!("/Labels/{}", IMAGE_LABEL.replace('/', "~1")));
+    let live_image = live
+        .spec
+        .pointer("/TaskTemplate/ContainerSpec/Image")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let wanted = desired
+        .spec
+        .pointer("/TaskTemplate/ContainerSpec/Image")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    if same_label && live_image.split('@').next() == Some(wanted) && live_image.contains('@') {
+        spec["TaskTemplate"]["ContainerSpec"]["Image"] = json!(live_image);
+    }
+    spec
+}
+
+/// The live spec with IDs turned back into the names a desired spec uses.
+fn comparable_live(spec: &Value, live: &LiveState) -> Value {
+    let mut spec = spec.clone();
+    let networks = live.network_names();
+    if let Some(Value::Array(attachments)) = spec.pointer_mut("/TaskTemplate/Networks") {
+        for a in attachments {
+            if let Some(name) = a["Target"].as_str().and_then(|id| networks.get(id)) {
+                a["Target"] = json!(name);
+            }
+        }
+    }
+    let configs = live.config_names();
+    if let Some(config) =
+        spec.pointer_mut("/TaskTemplate/ContainerSpec/Privileges/CredentialSpec/Config")
+    {
+        if let Some(name) = config.as_str().and_then(|id| configs.get(id)) {
+            *config = json!(name);
+        }
+    }
+    spec
+}
+
+fn service_plan(
+    desired: &DesiredService,
+    live: Option<&LiveService>,
+    state: &LiveState,
+) -> ServicePlan {
+    let mut plan = ServicePlan {
+        name: desired.name.clone(),
+        key: Some(desired.key.clone()),
+        action: Action::Create,
+        changes: Vec::new(),
+        restarts_tasks: false,
+        rollout: None,
+        requires_recreate: false,
+        live_id: None,
+        live_version: None,
+        spec: Some(desired.spec.clone()),
+        depends_on: desired.depends_on.clone(),
+    };
+    let Some(live) = live else { return plan };
+    let spec = spec_for_update(desired, live);
+    let new = normalize_service(&spec, state.api);
+    let old = normalize_service(&comparable_live(&live.spec, state), state.api);
+    plan.live_id = Some(live.id.clone());
+    plan.live_version = Some(live.version);
+    plan.spec = Some(spec);
+    plan.changes = field_changes(&old, &new);
+    if plan.changes.is_empty() {
+        plan.action = Action::Unchanged;
+        return plan;
+    }
+    plan.action = Action::Update;
+    plan.restarts_tasks = old.get("TaskTemplate") != new.get("TaskTemplate")
+        || old.get("EndpointSpec") != new.get("EndpointSpec");
+    plan.requires_recreate = mode_kind(&old) != mode_kind(&new);
+    if plan.restarts_tasks {
+        plan.rollout = Some(rollout(&new));
+    }
+    plan
+}
+
+fn mode_kind(spec: &Value) -> Option<String> {
+    spec.get("Mode")?.as_object()?.keys().next().cloned()
+}
+
+fn rollout(spec: &Value) -> Rollout {
+    let update = &spec["UpdateConfig"];
+    let secs = |v: &Value| v.as_f64().unwrap_or(0.0) / 1e9;
+    let parallelism = update["Parallelism"].as_u64().unwrap_or(1);
+    let replicas = spec
+        .pointer("/Mode/Replicated/Replicas")
+        .and_then(Value::as_u64);
+    Rollout {
+        parallelism,
+        delay_seconds: secs(&update["Delay"]),
+        order: update["Order"].as_str().unwrap_or("stop-first").to_owned(),
+        failure_action: update["FailureAction"]
+            .as_str()
+            .unwrap_or("pause")
+            .to_owned(),
+        monitor_seconds: secs(&update["Monitor"]),
+        max_failure_ratio: update["MaxFailureRatio"].as_f64().unwrap_or(0.0),
+        batches: replicas.map(|r| {
+            if parallelism == 0 {
+                1.min(r)
+            } else {
+                r.div_ceil(parallelism)
+            }
+        }),
+    }
+}
+
+fn networks(
+    stack: &StackName,
+    desired: &Desired,
+    live: &LiveState,
+    _options: PlanOptions,
+) -> Vec<ObjectPlan> {
+    let mut out: Vec<ObjectPlan> = desired
+        .networks
+        .values()
+        .map(|d| network_plan(d, live))
+        .collect();
+    for network in live.networks.values() {
+        if belongs(&network.labels, stack) && !desired.networks.contains_key(&network.name) {
+            out.push(ObjectPlan {
+                kind: ObjectKind::Network,
+                name: network.name.clone(),
+                action: Action::Remove,
+                changes: Vec::new(),
+                note: None,
+            });
+        }
+    }
+    out
+}
+
+/// Swarm cannot update a network; docker skips existing ones. Drift is reported, not applied.
+fn network_plan(desired: &DesiredNetwork, live: &LiveState) -> ObjectPlan {
+    let mut plan = ObjectPlan {
+        kind: ObjectKind::Network,
+        name: desired.name.clone(),
+        action: Action::Create,
+        changes: Vec::new(),
+        note: None,
+    };
+    let Some(existing) = live.networks.get(&desired.name) else {
+        return plan;
+    };
+    plan.action = Action::Unchanged;
+    let spec = &desired.spec;
+    let want_labels: BTreeMap<String, String> =
+        serde_json::from_value(spec["Labels"].clone()).unwrap_or_default();
+    let mut drift = Vec::new();
+    let mut compare = |path: &str, old: Value, new: Value| {
+        if old != new {
+            drift.push(FieldChange {
+                path: path.to_owned(),
+                old: Some(old),
+                new: Some(new),
+            });
+        }
+    };
+    compare("driver", json!(existing.driver), spec["Driver"].clone());
+    compare(
+        "internal",
+        json!(existing.internal),
+        json!(spec["Internal"].as_bool().unwrap_or(false)),
+    );
+    compare(
+        "attachable",
+        json!(existing.attachable),
+        json!(spec["Attachable"].as_bool().unwrap_or(false)),
+    );
+    compare("labels", json!(existing.labels), json!(want_labels));
+    if !drift.is_empty() {
+        plan.note = Some("differs from the files; Swarm cannot update a network in place (remove the stack's services from it, or the stack, to recreate it)".into());
+        plan.changes = drift;
+    }
+    plan
+}
+
+fn objects(
+    stack: &StackName,
+    kind: ObjectKind,
+    desired: &BTreeMap<String, DesiredObject>,
+    live: &BTreeMap<String, LiveObject>,
+    _options: PlanOptions,
+) -> Vec<ObjectPlan> {
+    let mut out = Vec::new();
+    for object in desired.values() {
+        let mut plan = ObjectPlan {
+            kind,
+            name: object.name.clone(),
+            action: Action::Create,
+            changes: Vec::new(),
+            note: None,
+        };
+        if let Some(existing) = live.get(&object.name) {
+            plan.action = Action::Unchanged;
+            let want: BTreeMap<String, String> =
+                serde_json::from_value(object.spec["Labels"].clone()).unwrap_or_default();
+            if existing.labels != want {
+                plan.changes.push(FieldChange {
+                    path: "labels".into(),
+                    old: Some(json!(existing.labels)),
+                    new: Some(json!(want)),
+                });
+            }
+            if let Some(data) = &existing.data {
+                if *data != object.data {
+                    plan.changes.push(FieldChange {
+                        path: "content".into(),
+                        old: Some(json!(format!("{} bytes", data.len()))),
+                        new: Some(json!(format!("{} bytes", object.data.len()))),
+                    });
+                    plan.note = Some("configs are immutable: a new version is created and services are repointed to it".into());
+                }
+            }
+            if !plan.changes.is_empty() {
+                plan.action = Action::Update;
+            }
+        }
+        out.push(plan);
+    }
+    for existing in live.values() {
+        if belongs(&existing.labels, stack) && !desired.contains_key(&existing.name) {
+            out.push(ObjectPlan {
+                kind,
+                name: existing.name.clone(),
+                action: Action::Remove,
+                changes: Vec::new(),
+                note: None,
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,168 @@
+//! The plan: for every object of the stack, create / update (with field changes) / remove /
+//! unchanged, plus the rollout each service update will get. `plan` renders this value and
+//! `apply` executes the very same value.
+
+mod build;
+pub mod render;
+
+use serde::Serialize;
+use serde_json::Value;
+
+pub use build::{PlanOptions, build};
+
+use crate::diff::FieldChange;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    Create,
+    Update,
+    Remove,
+    Unchanged,
+}
+
+/// How Swarm will roll an updated service out, from its `update_config`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Rollout {
+    /// Tasks replaced at once; 0 means all at once.
+    pub parallelism: u64,
+    pub delay_seconds: f64,
+    pub order: String,
+    pub failure_action: String,
+    pub monitor_seconds: f64,
+    pub max_failure_ratio: f64,
+    /// Number of batches for a replicated service (`None` for global services).
+    pub batches: Option<u64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ServicePlan {
+    pub name: String,
+    /// The compose key (absent for services that are only in the cluster).
+    pub key: Option<String>,
+    pub action: Action,
+    #[serde(serialize_with = "serialize_changes")]
+    pub changes: Vec<FieldChange>,
+    /// Whether the update replaces running tasks (a replicas-only change does not).
+    pub restarts_tasks: bool,
+    pub rollout: Option<Rollout>,
+    /// Swarm cannot change a service's mode in place: it must be removed and created again.
+    pub requires_recreate: bool,
+    #[serde(skip)]
+    pub live_id: Option<String>,
+    #[serde(skip)]
+    pub live_version: Option<u64>,
+    /// The spec that will be sent (create or update).
+    #[serde(skip)]
+    pub spec: Option<Value>,
+    /// Services whose rollout must converge first (`depends_on`).
+    pub depends_on: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectKind {
+    Network,
+    Config,
+    Secret,
+}
+
+impl ObjectKind {
+    #[must_use]
+    pub fn word(self) -> &'static str {
+        match self {
+            Self::Network => "network",
+            Self::Config => "config",
+            Self::Secret => "secret",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ObjectPlan {
+    pub kind: ObjectKind,
+    pub name: String,
+    pub action: Action,
+    #[serde(serialize_with = "serialize_changes")]
+    pub changes: Vec<FieldChange>,
+    /// Something worth knowing that is not a change stackctl will make.
+    pub note: Option<String>,
+}
+
+/// An object of the stack that the files no longer describe, kept because `--prune` is off.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Kept {
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Plan {
+    pub stack: String,
+    pub services: Vec<ServicePlan>,
+    pub networks: Vec<ObjectPlan>,
+    pub configs: Vec<ObjectPlan>,
+    pub secrets: Vec<ObjectPlan>,
+    pub kept: Vec<Kept>,
+    pub summary: Summary,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub remove: usize,
+    pub unchanged: usize,
+}
+
+impl Plan {
+    #[must_use]
+    pub fn has_changes(&self) -> bool {
+        self.summary.create + self.summary.update + self.summary.remove > 0
+    }
+
+    fn actions(&self) -> impl Iterator<Item = Action> + '_ {
+        let services = self.services.iter().map(|s| s.action);
+        let objects = self
+            .networks
+            .iter()
+            .chain(&self.configs)
+            .chain(&self.secrets)
+            .map(|o| o.action);
+        services.chain(objects)
+    }
+
+    pub(crate) fn count(&mut self) {
+        let mut summary = Summary::default();
+        for action in self.actions() {
+            match action {
+                Action::Create => summary.create += 1,
+                Action::Update => summary.update += 1,
+                Action::Remove => summary.remove += 1,
+                Action::Unchanged => summary.unchanged += 1,
+            }
+        }
+        self.summary = summary;
+    }
+}
+
+/// Changes as `{path, old, new}`, sensitive values masked (the JSON plan may land in CI logs).
+fn serialize_changes<S: serde::Serializer>(
+    changes: &[FieldChange],
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeSeq;
+    let mut seq = s.serialize_seq(Some(changes.len()))?;
+    for change in changes {
+        let masked = render::is_sensitive(&change.path);
+        let show = |v: &Option<Value>| {
+            if masked {
+                v.as_ref().map(|_| Value::String("(sensitive)".into()))
+            } else {
+                v.clone()
+            }
+        };
+        seq.serialize_element(&serde_json::json!({"path": change.path, "old": show(&change.old), "new": show(&change.new)}))?;
+    }
+    seq.end()
+}

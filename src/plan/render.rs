@@ -1,0 +1,330 @@
+//! The plan for people: grouped by object, `+ ~ -` markers, `old → new` per field, a rollout
+//! line per updated service and a one-line summary. Sensitive values are masked.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+use similar::{ChangeTag, TextDiff};
+
+use super::{Action, ObjectPlan, Plan, Rollout, ServicePlan};
+use crate::diff::FieldChange;
+use crate::model::Duration;
+
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RenderOptions {
+    pub color: bool,
+    pub show_sensitive: bool,
+}
+
+/// Words in a variable name that mark its value as secret.
+const SENSITIVE_WORDS: &[&str] = &[
+    "PASSWORD",
+    "PASSWD",
+    "PASS",
+    "SECRET",
+    "TOKEN",
+    "KEY",
+    "CREDENTIAL",
+    "PRIVATE",
+    "AUTH",
+    "CERT",
+];
+
+/// Whether a change path names a value that should not be shown (`environment.DB_PASSWORD`).
+#[must_use]
+pub fn is_sensitive(path: &str) -> bool {
+    let Some(name) = path.strip_prefix("environment.") else {
+        return false;
+    };
+    let upper = name.to_uppercase();
+    upper
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|word| SENSITIVE_WORDS.contains(&word))
+        || SENSITIVE_WORDS.iter().any(|w| upper.ends_with(w))
+}
+
+struct Painter {
+    color: bool,
+}
+
+impl Painter {
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_owned()
+        }
+    }
+    fn marker(&self, action: Action) -> String {
+        match action {
+            Action::Create => self.paint("32", "+"),
+            Action::Update => self.paint("33", "~"),
+            Action::Remove => self.paint("31", "-"),
+            Action::Unchanged => " ".to_owned(),
+        }
+    }
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Create => "create",
+        Action::Update => "update",
+        Action::Remove => "remove",
+        Action::Unchanged => "unchanged",
+    }
+}
+
+/// The whole plan as text.
+#[must_use]
+pub fn render_text(plan: &Plan, options: RenderOptions) -> String {
+    let painter = Painter {
+        color: options.color,
+    };
+    let mut out = String::new();
+    if !plan.has_changes() {
+        let _ = writeln!(
+            out,
+            "No changes. Stack {} matches the files ({} objects).",
+            plan.stack, plan.summary.unchanged
+        );
+        render_notes(&mut out, plan, &painter, options);
+        render_kept(&mut out, plan);
+        return out;
+    }
+    let changed_services: Vec<&ServicePlan> = plan
+        .services
+        .iter()
+        .filter(|s| s.action != Action::Unchanged)
+        .collect();
+    if !changed_services.is_empty() {
+        out.push_str("Services:\n");
+        for service in changed_services {
+            render_service(&mut out, service, &painter, options);
+        }
+    }
+    for (title, list) in [
+        ("Networks", &plan.networks),
+        ("Configs", &plan.configs),
+        ("Secrets", &plan.secrets),
+    ] {
+        let changed: Vec<&ObjectPlan> = list
+            .iter()
+            .filter(|o| o.action != Action::Unchanged)
+            .collect();
+        if changed.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "{title}:");
+        for object in changed {
+            let _ = writeln!(
+                out,
+                "  {} {} ({})",
+                painter.marker(object.action),
+                object.name,
+                verb(object.action)
+            );
+            render_changes(&mut out, &object.changes, &painter, options);
+            if let Some(note) = &object.note {
+                let _ = writeln!(out, "      note: {note}");
+            }
+        }
+    }
+    render_notes(&mut out, plan, &painter, options);
+    render_kept(&mut out, plan);
+    let s = plan.summary;
+    let _ = writeln!(
+        out,
+        "\nPlan: {} to create, {} to update, {} to remove, {} unchanged.",
+        s.create, s.update, s.remove, s.unchanged
+    );
+    out
+}
+
+/// Drift stackctl reports but does not act on (networks Swarm cannot update).
+fn render_notes(out: &mut String, plan: &Plan, painter: &Painter, options: RenderOptions) {
+    for network in plan
+        .networks
+        .iter()
+        .filter(|n| n.action == Action::Unchanged && n.note.is_some())
+    {
+        let _ = writeln!(
+            out,
+            "Network {} {}:",
+            network.name,
+            network.note.as_deref().unwrap_or_default()
+        );
+        render_changes(out, &network.changes, painter, options);
+    }
+}
+
+fn render_kept(out: &mut String, plan: &Plan) {
+    if plan.kept.is_empty() {
+        return;
+    }
+    let items: Vec<String> = plan
+        .kept
+        .iter()
+        .map(|k| format!("{} {}", k.kind, k.name))
+        .collect();
+    let _ = writeln!(
+        out,
+        "Not in the files, kept (use --prune to remove): {}",
+        items.join(", ")
+    );
+}
+
+fn render_service(
+    out: &mut String,
+    service: &ServicePlan,
+    painter: &Painter,
+    options: RenderOptions,
+) {
+    let _ = writeln!(
+        out,
+        "  {} {} ({})",
+        painter.marker(service.action),
+        service.name,
+        verb(service.action)
+    );
+    if service.action == Action::Update {
+        render_changes(out, &service.changes, painter, options);
+        if service.requires_recreate {
+            let _ = writeln!(
+                out,
+                "      note: Swarm cannot change a service's mode; it is removed and created again"
+            );
+        }
+        match &service.rollout {
+            Some(rollout) => {
+                let _ = writeln!(out, "      rollout: {}", describe_rollout(rollout));
+            }
+            None => {
+                let _ = writeln!(out, "      rollout: none (running tasks are kept)");
+            }
+        }
+    }
+}
+
+#[must_use]
+pub fn describe_rollout(r: &Rollout) -> String {
+    let batches = match (r.batches, r.parallelism) {
+        (Some(n), 0) => format!("all {n} task(s) at once"),
+        (Some(n), p) => format!("{n} batch(es) of {p}"),
+        (None, 0) => "every node at once".to_owned(),
+        (None, p) => format!("{p} node(s) at a time"),
+    };
+    let delay = if r.delay_seconds > 0.0 {
+        format!(", {} apart", seconds(r.delay_seconds))
+    } else {
+        String::new()
+    };
+    let ratio = if r.max_failure_ratio > 0.0 {
+        format!(" above {}% failures", r.max_failure_ratio * 100.0)
+    } else {
+        String::new()
+    };
+    format!(
+        "{batches}{delay}, {}, monitor {}, on failure{ratio}: {}",
+        r.order,
+        seconds(r.monitor_seconds),
+        r.failure_action
+    )
+}
+
+fn seconds(s: f64) -> String {
+    Duration((s * 1e9) as i64).to_string()
+}
+
+fn render_changes(
+    out: &mut String,
+    changes: &[FieldChange],
+    painter: &Painter,
+    options: RenderOptions,
+) {
+    for change in changes {
+        let masked = is_sensitive(&change.path) && !options.show_sensitive;
+        let show = |v: &Option<Value>| match v {
+            None => "(none)".to_owned(),
+            Some(_) if masked => "(sensitive)".to_owned(),
+            Some(v) => format_value(&change.path, v),
+        };
+        let (old, new) = (show(&change.old), show(&change.new));
+        if old.contains('\n') || new.contains('\n') {
+            let _ = writeln!(out, "      {}:", change.path);
+            for line in TextDiff::from_lines(&old, &new).iter_all_changes() {
+                let (sign, code) = match line.tag() {
+                    ChangeTag::Delete => ("-", "31"),
+                    ChangeTag::Insert => ("+", "32"),
+                    ChangeTag::Equal => (" ", "0"),
+                };
+                let text = format!("{sign} {}", line.value().trim_end_matches('\n'));
+                let _ = writeln!(out, "        {}", painter.paint(code, &text));
+            }
+        } else {
+            let _ = writeln!(
+                out,
+                "      {}: {} → {}",
+                change.path,
+                painter.paint("31", &old),
+                painter.paint("32", &new)
+            );
+        }
+    }
+}
+
+/// Durations, sizes and CPU counts as a stack file writes them; long lists one per line.
+fn format_value(path: &str, value: &Value) -> String {
+    let last = path.rsplit('.').next().unwrap_or(path);
+    let is_duration = matches!(
+        last,
+        "delay"
+            | "monitor"
+            | "interval"
+            | "timeout"
+            | "start_period"
+            | "start_interval"
+            | "window"
+            | "stop_grace_period"
+    );
+    match value {
+        Value::Number(n) if is_duration => Duration(n.as_i64().unwrap_or(0)).to_string(),
+        Value::Number(n) if last == "memory" => bytes(n.as_i64().unwrap_or(0)),
+        Value::Number(n) if last == "cpus" => format!("{}", n.as_f64().unwrap_or(0.0) / 1e9),
+        Value::String(s) => format!("{s:?}"),
+        Value::Array(items) if items.len() > 3 || value.to_string().len() > 60 => {
+            items.iter().map(|i| format!("{i}\n")).collect()
+        }
+        other => other.to_string(),
+    }
+}
+
+fn bytes(n: i64) -> String {
+    const UNITS: &[(i64, &str)] = &[(1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")];
+    UNITS
+        .iter()
+        .find(|(size, _)| n >= *size && n % size == 0)
+        .map_or_else(
+            || format!("{n} B"),
+            |(size, unit)| format!("{}{unit}", n / size),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sensitive_names() {
+        for name in [
+            "environment.DB_PASSWORD",
+            "environment.API_TOKEN",
+            "environment.aws_secret_access_key",
+            "environment.PGPASS",
+        ] {
+            assert!(is_sensitive(name), "{name}");
+        }
+        for name in ["environment.LOG_LEVEL", "image", "environment.MONKEY_MODE"] {
+            assert!(!is_sensitive(name), "{name}");
+        }
+    }
+}
