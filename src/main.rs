@@ -7,6 +7,7 @@ fn main() {
     let code = match &cli.command {
         stackctl::cli::Command::Validate(args) => stackctl::commands::validate::run(args),
         stackctl::cli::Command::Render(args) => stackctl::commands::render::run(args),
+        stackctl::cli::Command::Plan(args) => stackctl::commands::plan::run(args),
     };
     std::process::exit(code);
 }

@@ -23,6 +23,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the Engine API objects the stack files describe, as JSON.
     Render(RenderArgs),
+    /// Compare the stack files with the cluster and print what would change.
+    Plan(PlanArgs),
 }
 
 /// Which files to read and how, shared by every command that loads a stack.
@@ -95,6 +97,37 @@ pub struct RenderArgs {
     pub files: FileArgs,
     #[command(flatten)]
     pub stack: StackArgs,
+}
+
+/// How to reach the Docker daemon.
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    /// Daemon address (`unix://`, `tcp://`, `ssh://`); defaults to DOCKER_HOST, then the
+    /// current docker context, then the local socket.
+    #[arg(short = 'H', long = "host", value_name = "HOST")]
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Exit 0 when nothing would change, 2 when something would, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// Plan the removal of stack objects the files no longer describe.
+    #[arg(long)]
+    pub prune: bool,
+    /// Show values of environment variables whose names look secret (PASSWORD, TOKEN, ...).
+    #[arg(long)]
+    pub show_sensitive: bool,
 }
 
 /// Whether to colour output: a terminal, and `NO_COLOR` unset.

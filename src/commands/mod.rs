@@ -1,5 +1,7 @@
 //! One module per command: orchestration over the library stages, nothing else.
 
+pub mod plan;
+pub mod prepare;
 pub mod render;
 pub mod stack_name;
 pub mod validate;

@@ -305,7 +305,7 @@ fn memory(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<i64> {
                 format!("{path}: {why}"),
                 "invalid size",
             );
-            d.hint_last("memory looks like `512M`, `1.5G` or `128Mi` (binary units b, k, m, g)");
+            d.hint_last("memory looks like `512M`, `1.5G` or `128MiB` (binary units k, m, g, t, p, optionally with `b` or `ib`)");
             None
         }
     }

@@ -1,31 +1,36 @@
 //! Resource quantities: memory sizes (binary units, like docker's `RAMInBytes`) and CPU counts
 //! (exact decimals to nano-CPUs, like docker's `ParseCPUs`).
 
-/// `512M`, `1.5g`, `128Mi`, `1024kb`, `100` (bytes). Units are powers of 1024, case-insensitive.
+/// `512M`, `1.5g`, `128MiB`, `1024kb`, `100` (bytes): docker's `RAMInBytes`. Units are powers
+/// of 1024, case-insensitive, optionally followed by `b` or `ib` (`128Mi` alone is refused, as
+/// docker refuses it).
 pub fn parse_memory(text: &str) -> Result<i64, String> {
-    let bad = || format!("invalid size {text:?}");
-    let s = text.trim_end();
-    let number_len = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, unit) = s.split_at(number_len);
-    if number.is_empty() || number.starts_with('.') || number.ends_with('.') {
-        return Err(bad());
-    }
-    let unit = unit.strip_prefix(' ').unwrap_or(unit).to_ascii_lowercase();
-    let unit = unit.strip_suffix('b').unwrap_or(&unit);
-    let unit = unit.strip_suffix('i').unwrap_or(unit);
-    let shift = match unit {
-        "" => 0,
-        "k" => 10,
-        "m" => 20,
-        "g" => 30,
-        "t" => 40,
-        "p" => 50,
-        _ => return Err(bad()),
+    let sep = text.rfind(|c: char| c.is_ascii_digit() || c == '.' || c == ' ');
+    let Some(sep) = sep else { return Err(format!("invalid size {text:?}")) };
+    let (number, suffix) = if text.as_bytes()[sep] == b' ' {
+        (&text[..sep], &text[sep + 1..])
+    } else {
+        (&text[..=sep], &text[sep + 1..])
     };
-    let value: f64 = number.parse().map_err(|_| bad())?;
-    let bytes = value * f64::from(1u32 << (shift % 30)) * f64::from(1u32 << (shift - shift % 30));
+    let value: f64 = number.parse().map_err(|_| format!("invalid size {text:?}"))?;
+    if value < 0.0 || !value.is_finite() {
+        return Err(format!("invalid size {text:?}"));
+    }
+    let suffix = suffix.to_ascii_lowercase();
+    let bad_suffix = || format!("invalid suffix {suffix:?} in size {text:?}");
+    let shift = match suffix.as_bytes() {
+        [] | [b'b'] => 0,
+        [unit, rest @ ..] if rest.is_empty() || rest == b"b" || rest == b"ib" => match unit {
+            b'k' => 10,
+            b'm' => 20,
+            b'g' => 30,
+            b't' => 40,
+            b'p' => 50,
+            _ => return Err(bad_suffix()),
+        },
+        _ => return Err(bad_suffix()),
+    };
+    let bytes = value * 2f64.powi(shift);
     if bytes >= 9.2e18 {
         return Err(format!("size {text:?} is too large"));
     }
@@ -79,7 +84,7 @@ mod tests {
     fn memory_uses_binary_units() {
         for (text, bytes) in [
             ("512M", 536_870_912),
-            ("128Mi", 134_217_728),
+            ("128MiB", 134_217_728),
             ("1g", 1_073_741_824),
             ("1.5G", 1_610_612_736),
             ("100", 100),
@@ -88,7 +93,7 @@ mod tests {
         ] {
             assert_eq!(parse_memory(text), Ok(bytes), "{text}");
         }
-        for bad in ["", "M", "12X", "1.5.5M", "-1M"] {
+        for bad in ["", "M", "12X", "1.5.5M", "-1M", "128Mi", "5kbb"] {
             assert!(parse_memory(bad).is_err(), "{bad}");
         }
     }
