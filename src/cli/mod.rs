@@ -102,7 +102,7 @@ pub struct RenderArgs {
 /// How to reach the Docker daemon.
 #[derive(Debug, Args)]
 pub struct EngineArgs {
-    /// Daemon address (`unix://`, `tcp://`, `ssh://`); defaults to DOCKER_HOST, then the
+    /// Daemon address (`unix://`, `tcp://`, `ssh://`); defaults to `DOCKER_HOST`, then the
     /// current docker context, then the local socket.
     #[arg(short = 'H', long = "host", value_name = "HOST")]
     pub host: Option<String>,

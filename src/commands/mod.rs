@@ -14,6 +14,7 @@ use crate::load::{Loaded, load};
 
 /// Load the files; on failure print the diagnostics to stderr and return `None`. Warnings of a
 /// successful load are printed too.
+#[must_use]
 pub fn load_or_report(files: &FileArgs) -> Option<Loaded> {
     let color = use_color(std::io::stderr().is_terminal());
     let mut stderr = std::io::stderr().lock();

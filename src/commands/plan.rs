@@ -9,8 +9,11 @@ use crate::plan::render::{RenderOptions, render_text};
 /// `--detailed-exitcode`: changes present.
 const CHANGES: i32 = 2;
 
+#[must_use]
 pub fn run(args: &PlanArgs) -> i32 {
-    let Some(prepared) = prepare::prepare(&args.files, &args.stack) else { return exit::ERROR };
+    let Some(prepared) = prepare::prepare(&args.files, &args.stack) else {
+        return exit::ERROR;
+    };
     let runtime = prepare::runtime();
     let options = crate::plan::PlanOptions { prune: args.prune };
     let plan = match runtime.block_on(prepare::plan(&prepared, args.engine.host.clone(), options)) {
@@ -21,11 +24,27 @@ pub fn run(args: &PlanArgs) -> i32 {
         }
     };
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&plan).expect("plan serialises")),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&plan).expect("plan serialises")
+        ),
         Format::Human => {
             let color = use_color(std::io::stdout().is_terminal());
-            print!("{}", render_text(&plan, RenderOptions { color, show_sensitive: args.show_sensitive }));
+            print!(
+                "{}",
+                render_text(
+                    &plan,
+                    RenderOptions {
+                        color,
+                        show_sensitive: args.show_sensitive
+                    }
+                )
+            );
         }
     }
-    if args.detailed_exitcode && plan.has_changes() { CHANGES } else { exit::OK }
+    if args.detailed_exitcode && plan.has_changes() {
+        CHANGES
+    } else {
+        exit::OK
+    }
 }

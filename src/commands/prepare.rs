@@ -18,16 +18,18 @@ pub struct Prepared {
 }
 
 /// Load and convert; on failure the problem has been printed and `None` is returned.
+#[must_use]
 pub fn prepare(files: &FileArgs, stack: &StackArgs) -> Option<Prepared> {
     let loaded = load_or_report(files)?;
     let first = files.load_options().files.first().cloned();
-    let (name, source) = match stack_name::resolve(stack.stack.as_deref(), &loaded.stack, first.as_deref()) {
-        Ok(found) => found,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return None;
-        }
-    };
+    let (name, source) =
+        match stack_name::resolve(stack.stack.as_deref(), &loaded.stack, first.as_deref()) {
+            Ok(found) => found,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return None;
+            }
+        };
     eprintln!("stack: {name} ({})", source.describe());
     let object_files = match read_object_files(&loaded.stack) {
         Ok(files) => files,
@@ -48,17 +50,31 @@ pub fn prepare(files: &FileArgs, stack: &StackArgs) -> Option<Prepared> {
 /// A runtime for one command; stackctl's concurrency is I/O-bound.
 #[must_use]
 pub fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("tokio runtime starts")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime starts")
 }
 
 /// Connect, check this is a manager, observe the stack and build its plan.
-pub async fn plan(prepared: &Prepared, host: Option<String>, options: PlanOptions) -> Result<Plan, Report> {
-    let engine = connect(&ConnectOptions { host }).await.map_err(Report::new)?;
+pub async fn plan(
+    prepared: &Prepared,
+    host: Option<String>,
+    options: PlanOptions,
+) -> Result<Plan, Report> {
+    let engine = connect(&ConnectOptions { host })
+        .await
+        .map_err(Report::new)?;
     plan_with(&engine, prepared, options).await
 }
 
 /// The same, on a given engine (tests count its calls).
-pub async fn plan_with<E: Engine>(engine: &E, prepared: &Prepared, options: PlanOptions) -> Result<Plan, Report> {
+pub async fn plan_with<E: Engine>(
+    engine: &E,
+    prepared: &Prepared,
+    options: PlanOptions,
+) -> Result<Plan, Report> {
     let live = observe(engine, &prepared.name).await.map_err(Report::new)?;
     build(&prepared.name, &prepared.desired, &live, options).map_err(Report::new)
 }

@@ -6,6 +6,7 @@ use super::{exit, load_or_report, stack_name};
 use crate::cli::RenderArgs;
 use crate::convert::{convert, read_object_files};
 
+#[must_use]
 pub fn run(args: &RenderArgs) -> i32 {
     let Some(loaded) = load_or_report(&args.files) else {
         return exit::ERROR;

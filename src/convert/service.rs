@@ -379,7 +379,11 @@ fn healthcheck(service: &Service) -> Option<Value> {
         ("StartPeriod", check.start_period),
         ("StartInterval", check.start_interval),
     ] {
-        put(&mut h, field, json!(value.map_or(0, |d| d.nanos())));
+        put(
+            &mut h,
+            field,
+            json!(value.map_or(0, super::super::model::duration::Duration::nanos)),
+        );
     }
     put(&mut h, "Retries", json!(check.retries.unwrap_or(0)));
     Some(Value::Object(h))

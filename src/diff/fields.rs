@@ -321,18 +321,19 @@ fn walk(path: &str, old: Option<&Value>, new: Option<&Value>, out: &mut Vec<Fiel
                 walk(&join(path, key), a.get(key), b.get(key), out);
             }
         }
-        (o, n, Some(ListKind::Keyed(key))) => {
-            let (a, b) = (keyed(o, key), keyed(n, key));
-            let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
-            for k in keys {
-                let (x, y) = (a.get(k), b.get(k));
-                if x != y {
-                    let sub = join(path, k);
-                    match (x, y) {
-                        (Some(x), Some(y)) if x.is_object() && y.is_object() => {
-                            walk_keyed_item(&sub, x, y, out)
+        (old, new, Some(ListKind::Keyed(key))) => {
+            let (before, after) = (keyed(old, key), keyed(new, key));
+            let keys: std::collections::BTreeSet<&String> =
+                before.keys().chain(after.keys()).collect();
+            for item in keys {
+                let (was, now) = (before.get(item), after.get(item));
+                if was != now {
+                    let sub = join(path, item);
+                    match (was, now) {
+                        (Some(was), Some(now)) if was.is_object() && now.is_object() => {
+                            walk_keyed_item(&sub, was, now, out);
                         }
-                        _ => out.push(change(&sub, x, y)),
+                        _ => out.push(change(&sub, was, now)),
                     }
                 }
             }

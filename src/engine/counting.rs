@@ -19,9 +19,13 @@ use super::{Created, Engine, EngineError, Probe};
 pub enum Call {
     Probe,
     ListServices,
+    ListServicesRaw,
     ListNetworks,
     ListConfigs,
     ListSecrets,
+    ListAllNetworks,
+    ListAllConfigs,
+    ListAllSecrets,
     ListNetworksNamed,
     ListConfigsNamed,
     ListSecretsNamed,
@@ -170,6 +174,14 @@ impl<E: Engine> Engine for Counting<E> {
         self.inner.list_services(stack)
     }
 
+    fn list_services_raw(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Answer<Vec<serde_json::Value>>> + Send {
+        self.record(Call::ListServicesRaw);
+        self.inner.list_services_raw(stack)
+    }
+
     fn list_networks(&self, stack: &str) -> impl Future<Output = Answer<Vec<Network>>> + Send {
         self.record(Call::ListNetworks);
         self.inner.list_networks(stack)
@@ -183,6 +195,21 @@ impl<E: Engine> Engine for Counting<E> {
     fn list_secrets(&self, stack: &str) -> impl Future<Output = Answer<Vec<Secret>>> + Send {
         self.record(Call::ListSecrets);
         self.inner.list_secrets(stack)
+    }
+
+    fn list_all_networks(&self) -> impl Future<Output = Answer<Vec<Network>>> + Send {
+        self.record(Call::ListAllNetworks);
+        self.inner.list_all_networks()
+    }
+
+    fn list_all_configs(&self) -> impl Future<Output = Answer<Vec<Config>>> + Send {
+        self.record(Call::ListAllConfigs);
+        self.inner.list_all_configs()
+    }
+
+    fn list_all_secrets(&self) -> impl Future<Output = Answer<Vec<Secret>>> + Send {
+        self.record(Call::ListAllSecrets);
+        self.inner.list_all_secrets()
     }
 
     fn list_networks_named(

@@ -1,8 +1,8 @@
 //! [`DockerEngine`]: the [`Engine`] over bollard 0.21, one HTTP request per call.
 
 use std::collections::HashMap;
-use std::path::Path;
 
+use bollard::Docker;
 use bollard::auth::DockerCredentials;
 use bollard::models::{
     Config, ConfigSpec, Network, NetworkCreateRequest, Node, Secret, SecretSpec, Service,
@@ -13,16 +13,15 @@ use bollard::query_parameters::{
     ListSecretsOptions, ListServicesOptions, ListTasksOptions, UpdateConfigOptions,
     UpdateSecretOptions, UpdateServiceOptions,
 };
-use bollard::{ClientVersion, Docker};
+use serde_json::{Value, json};
 
 use super::error::Context;
-use super::{Created, Endpoint, EndpointSource, Engine, EngineError, Probe, TlsFiles, version_pin};
+use super::raw;
+use super::transport::{self, TIMEOUT_SECONDS};
+use super::{Created, Endpoint, Engine, EngineError, Probe};
 use crate::model::NAMESPACE_LABEL;
 
-/// How long one call may take; bollard's default, and long enough for a big service list.
-const TIMEOUT_SECONDS: u64 = 120;
-
-/// A connected daemon. Cheap to clone (bollard shares the connection pool).
+/// A connected daemon. Cheap to clone: clones share one bollard client.
 #[derive(Clone, Debug)]
 pub struct DockerEngine {
     docker: Docker,
@@ -37,27 +36,11 @@ impl DockerEngine {
     /// Connect to `endpoint` and settle the API version: `DOCKER_API_VERSION` if set, else
     /// negotiated with one `GET /version` (the lower of the daemon's and bollard's).
     pub async fn connect(endpoint: &Endpoint) -> Result<Self, EngineError> {
-        let found_via = endpoint.source.to_string();
-        let context = Context {
-            address: &endpoint.host,
-            found_via: &found_via,
-            seconds: TIMEOUT_SECONDS,
-            object: "the daemon",
-        };
-        let docker = match &endpoint.api_version {
-            Some(pinned) => open(endpoint, &parse_version(pinned)?)?,
-            None => open(endpoint, bollard::API_DEFAULT_VERSION)?
-                .negotiate_version()
-                .await
-                .map_err(|err| context.classify(err))?,
-        };
-        let version = docker.client_version();
-        let api_version = format!("{}.{}", version.major_version, version.minor_version);
-        let docker = docker.with_request_modifier(version_pin::modifier(&api_version));
+        let (docker, api_version) = transport::open(endpoint).await?;
         Ok(Self {
             docker,
             address: endpoint.host.clone(),
-            found_via,
+            found_via: endpoint.source.to_string(),
             api_version,
         })
     }
@@ -66,12 +49,6 @@ impl DockerEngine {
     #[must_use]
     pub fn api_version(&self) -> &str {
         &self.api_version
-    }
-
-    /// The bollard client, for calls the trait does not have yet; prefer adding them to [`Engine`].
-    #[must_use]
-    pub fn bollard(&self) -> &Docker {
-        &self.docker
     }
 
     fn fail(&self, object: &str) -> impl Fn(bollard::errors::Error) -> EngineError {
@@ -88,82 +65,6 @@ impl DockerEngine {
             .classify(err)
         }
     }
-}
-
-fn open(endpoint: &Endpoint, version: &ClientVersion) -> Result<Docker, EngineError> {
-    let host = endpoint.host.as_str();
-    let docker = if host.starts_with("unix://") {
-        Docker::connect_with_unix(host, TIMEOUT_SECONDS, version)
-    } else if host.starts_with("ssh://") {
-        check_ssh(host)?;
-        Docker::connect_with_ssh(host, TIMEOUT_SECONDS, version, None)
-    } else if let Some(tls) = &endpoint.tls {
-        let ca = check_tls(tls, &endpoint.source)?;
-        // bollard reads the client pair lazily and goes without one when the files are absent,
-        // as the CLI does; it needs paths all the same, so name the usual ones.
-        let dir = ca.parent().unwrap_or(ca);
-        let cert = tls.cert.clone().unwrap_or_else(|| dir.join("cert.pem"));
-        let key = tls.key.clone().unwrap_or_else(|| dir.join("key.pem"));
-        Docker::connect_with_ssl(host, &key, &cert, ca, TIMEOUT_SECONDS, version)
-    } else {
-        Docker::connect_with_http(host, TIMEOUT_SECONDS, version)
-    };
-    let found_via = endpoint.source.to_string();
-    let context = Context {
-        address: host,
-        found_via: &found_via,
-        seconds: TIMEOUT_SECONDS,
-        object: "the daemon",
-    };
-    docker.map_err(|err| context.classify(err))
-}
-
-/// bollard 0.21 hands `user@host:port` to `ssh` as the destination, which ssh reads as a host
-/// name containing a colon; only the port-less form works.
-fn check_ssh(host: &str) -> Result<(), EngineError> {
-    let authority = host
-        .trim_start_matches("ssh://")
-        .split('/')
-        .next()
-        .unwrap_or_default();
-    let host_part = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    if host_part.contains(':') {
-        return Err(EngineError::config(
-            format!("{host}: ssh:// with a port is not supported by stackctl"),
-            Some("add a `Host` entry with `Port` to ~/.ssh/config and use ssh://[user@]that-host"),
-        ));
-    }
-    Ok(())
-}
-
-/// bollard 0.21 always verifies the daemon's certificate, against a CA file it must be given.
-fn check_tls<'a>(tls: &'a TlsFiles, source: &EndpointSource) -> Result<&'a Path, EngineError> {
-    if !tls.verify {
-        return Err(EngineError::config(
-            format!("TLS without certificate verification ({source}) is not supported by stackctl"),
-            Some(
-                "give the daemon's CA as ca.pem and verify (DOCKER_TLS_VERIFY=1, or a context without SkipTLSVerify), or use ssh://",
-            ),
-        ));
-    }
-    tls.ca.as_deref().ok_or_else(|| EngineError::Tls {
-        message: format!("{source} has TLS files but no ca.pem to verify the daemon with"),
-    })
-}
-
-fn parse_version(text: &str) -> Result<ClientVersion, EngineError> {
-    let parsed = text.split_once('.').and_then(|(major, minor)| {
-        Some(ClientVersion {
-            major_version: major.parse().ok()?,
-            minor_version: minor.parse().ok()?,
-        })
-    });
-    parsed.ok_or_else(|| {
-        EngineError::config(
-            format!("DOCKER_API_VERSION={text:?} is not an API version"),
-            Some("use a version like 1.41, or unset it to negotiate"),
-        )
-    })
 }
 
 fn label_filter(stack: &str) -> Filters {
@@ -221,6 +122,18 @@ impl Engine for DockerEngine {
         services.map_err(self.fail("services"))
     }
 
+    async fn list_services_raw(&self, stack: &str) -> Result<Vec<Value>, EngineError> {
+        let filters = json!({ "label": [format!("{NAMESPACE_LABEL}={stack}")] }).to_string();
+        let query = raw::query(&[("filters", &filters), ("status", "false")]);
+        let path = format!("/services?{query}");
+        match raw::get_json(&self.docker, &path, self.fail("services")).await? {
+            Value::Array(services) => Ok(services),
+            other => Err(EngineError::Protocol {
+                message: format!("GET /services answered with a non-list: {other}"),
+            }),
+        }
+    }
+
     async fn list_networks(&self, stack: &str) -> Result<Vec<Network>, EngineError> {
         self.networks(label_filter(stack)).await
     }
@@ -231,6 +144,18 @@ impl Engine for DockerEngine {
 
     async fn list_secrets(&self, stack: &str) -> Result<Vec<Secret>, EngineError> {
         self.secrets(label_filter(stack)).await
+    }
+
+    async fn list_all_networks(&self) -> Result<Vec<Network>, EngineError> {
+        self.networks(Filters::new()).await
+    }
+
+    async fn list_all_configs(&self) -> Result<Vec<Config>, EngineError> {
+        self.configs(Filters::new()).await
+    }
+
+    async fn list_all_secrets(&self) -> Result<Vec<Secret>, EngineError> {
+        self.secrets(Filters::new()).await
     }
 
     async fn list_networks_named(&self, names: &[String]) -> Result<Vec<Network>, EngineError> {

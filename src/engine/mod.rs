@@ -12,7 +12,9 @@ mod counting;
 mod docker;
 mod error;
 mod probe;
+mod raw;
 mod sha256;
+mod transport;
 mod version_pin;
 
 use std::future::Future;
@@ -54,6 +56,14 @@ pub trait Engine: Send + Sync {
         stack: &str,
     ) -> impl Future<Output = Result<Vec<Service>, EngineError>> + Send;
 
+    /// The stack's services as the daemon's own JSON, every field kept: bollard's `Service`
+    /// lacks `PreviousSpec` (and any field newer than its models). Same filter as
+    /// [`Engine::list_services`].
+    fn list_services_raw(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<Vec<serde_json::Value>, EngineError>> + Send;
+
     /// The stack's networks (those carrying its label).
     fn list_networks(
         &self,
@@ -71,6 +81,15 @@ pub trait Engine: Send + Sync {
         &self,
         stack: &str,
     ) -> impl Future<Output = Result<Vec<Secret>, EngineError>> + Send;
+
+    /// Every network, config or secret of the swarm, in one call each. The planner needs them
+    /// all: docker adopts same-named configs and secrets, resolves external networks by name,
+    /// and attachment targets come back as network IDs.
+    fn list_all_networks(&self) -> impl Future<Output = Result<Vec<Network>, EngineError>> + Send;
+
+    fn list_all_configs(&self) -> impl Future<Output = Result<Vec<Config>, EngineError>> + Send;
+
+    fn list_all_secrets(&self) -> impl Future<Output = Result<Vec<Secret>, EngineError>> + Send;
 
     /// Networks whose name is exactly one of `names`, in one call, of every scope: the caller
     /// checks `Scope == "swarm"` (as `docker stack deploy` does for external networks, with its

@@ -8,27 +8,34 @@
 
 use bollard::BollardRequest;
 
+use super::raw;
+
 const REGISTRY_AUTH: &str = "x-registry-auth";
 
-/// The hook for `Docker::with_request_modifier`, pinning API `version` (e.g. `1.41`).
+/// The hook for `Docker::with_request_modifier`, pinning API `version` (e.g. `1.41`). It also
+/// turns [`raw`] reads back into the GET they stand for.
 pub(crate) fn modifier(
     version: &str,
 ) -> impl Fn(BollardRequest) -> BollardRequest + Send + Sync + 'static {
     let prefix = format!("/v{version}");
     move |mut request| {
-        pin_version(&mut request, &prefix);
+        let raw_target = raw::redirect(&request);
+        pin_version(&mut request, &prefix, raw_target.as_deref());
         url_safe_auth(&mut request);
         request
     }
 }
 
-fn pin_version(request: &mut BollardRequest, prefix: &str) {
+/// Put `prefix` before the path (or before `target`, which replaces path and query).
+fn pin_version(request: &mut BollardRequest, prefix: &str, target: Option<&str>) {
     let uri = request.uri();
-    let path_and_query = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let path_and_query = target.unwrap_or(uri.path_and_query().map_or("/", |pq| pq.as_str()));
     // Leave it alone once a bollard release fixes the path (a `/v1.` prefix already there).
-    if path_and_query.starts_with("/v1.") {
-        return;
-    }
+    let prefix = if path_and_query.starts_with("/v1.") {
+        ""
+    } else {
+        prefix
+    };
     let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
         return;
     };
@@ -112,6 +119,24 @@ mod tests {
             ..Default::default()
         };
         docker.list_services(Some(options)).await.unwrap();
+        let head = seen.lock().unwrap().clone();
+        assert!(
+            head.starts_with("GET /v1.41/services?status=false HTTP/1.1"),
+            "{head}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_raw_read_leaves_as_the_get_it_stands_for() {
+        let (address, seen) = recorder(r#"[{"ID":"s1"}]"#).await;
+        let docker = Docker::connect_with_http(&address, 5, API_DEFAULT_VERSION)
+            .unwrap()
+            .with_request_modifier(super::modifier("1.41"));
+        let answer =
+            crate::engine::raw::get_json(&docker, "/services?status=false", |err| panic!("{err}"))
+                .await
+                .unwrap();
+        assert_eq!(answer[0]["ID"], "s1");
         let head = seen.lock().unwrap().clone();
         assert!(
             head.starts_with("GET /v1.41/services?status=false HTTP/1.1"),

@@ -5,6 +5,8 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::Value;
 
 use crate::diff::DaemonApi;
+use crate::engine::{Engine, EngineError};
+use crate::model::StackName;
 
 /// A service as stored in the cluster: its raw spec in the daemon's own JSON.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,5 +70,107 @@ impl LiveState {
             .values()
             .map(|c| (c.id.as_str(), c.name.as_str()))
             .collect()
+    }
+}
+
+/// Read the live state of `stack` with a fixed number of list calls, however many services it
+/// has: the probe, the stack's services (label-filtered), and all networks, configs and
+/// secrets (docker adopts same-named configs and secrets, and external networks are looked up
+/// by name, so those lists are not label-filtered).
+pub async fn observe<E: Engine>(engine: &E, stack: &StackName) -> Result<LiveState, EngineError> {
+    let probe = engine.probe().await?;
+    probe.require_manager()?;
+    let (services, networks, configs, secrets) = futures::try_join!(
+        engine.list_services_raw(stack.as_str()),
+        engine.list_all_networks(),
+        engine.list_all_configs(),
+        engine.list_all_secrets(),
+    )?;
+    Ok(LiveState {
+        api: DaemonApi::parse(&probe.api_version),
+        services: services
+            .iter()
+            .filter_map(live_service)
+            .map(|s| (s.0, s.1))
+            .collect(),
+        networks: networks
+            .into_iter()
+            .map(live_network)
+            .map(|n| (n.name.clone(), n))
+            .collect(),
+        configs: configs
+            .into_iter()
+            .map(live_config)
+            .map(|c| (c.name.clone(), c))
+            .collect(),
+        secrets: secrets
+            .into_iter()
+            .map(live_secret)
+            .map(|s| (s.name.clone(), s))
+            .collect(),
+    })
+}
+
+fn live_service(raw: &Value) -> Option<(String, LiveService)> {
+    let name = raw.pointer("/Spec/Name")?.as_str()?.to_owned();
+    let service = LiveService {
+        id: raw["ID"].as_str()?.to_owned(),
+        version: raw
+            .pointer("/Version/Index")
+            .and_then(Value::as_u64)
+            .unwrap_or(0),
+        spec: raw["Spec"].clone(),
+        previous_spec: raw.get("PreviousSpec").cloned(),
+        update_status: raw.get("UpdateStatus").cloned(),
+    };
+    Some((name, service))
+}
+
+fn live_network(n: bollard::models::Network) -> LiveNetwork {
+    let subnets = n
+        .ipam
+        .and_then(|i| i.config)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|c| c.subnet)
+        .collect();
+    LiveNetwork {
+        id: n.id.unwrap_or_default(),
+        name: n.name.unwrap_or_default(),
+        scope: n.scope.unwrap_or_default(),
+        driver: n.driver.unwrap_or_default(),
+        internal: n.internal.unwrap_or(false),
+        attachable: n.attachable.unwrap_or(false),
+        labels: n.labels.unwrap_or_default().into_iter().collect(),
+        options: n.options.unwrap_or_default().into_iter().collect(),
+        subnets,
+    }
+}
+
+fn live_config(c: bollard::models::Config) -> LiveObject {
+    use base64::Engine as _;
+    let spec = c.spec.unwrap_or_default();
+    let data = spec.data.as_deref().map(|d| {
+        base64::engine::general_purpose::STANDARD
+            .decode(d)
+            .unwrap_or_default()
+    });
+    LiveObject {
+        id: c.id.unwrap_or_default(),
+        version: c.version.and_then(|v| v.index).unwrap_or(0),
+        name: spec.name.unwrap_or_default(),
+        labels: spec.labels.unwrap_or_default().into_iter().collect(),
+        data,
+    }
+}
+
+fn live_secret(s: bollard::models::Secret) -> LiveObject {
+    let spec = s.spec.unwrap_or_default();
+    LiveObject {
+        id: s.id.unwrap_or_default(),
+        version: s.version.and_then(|v| v.index).unwrap_or(0),
+        name: spec.name.unwrap_or_default(),
+        labels: spec.labels.unwrap_or_default().into_iter().collect(),
+        data: None,
     }
 }

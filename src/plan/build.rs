@@ -227,6 +227,11 @@ fn service_plan(
     plan.live_version = Some(live.version);
     plan.spec = Some(spec);
     plan.changes = field_changes(&old, &new);
+    // The image label follows the image; showing both says the same thing twice.
+    if plan.changes.iter().any(|c| c.path == "image") {
+        let label = format!("deploy.labels.{IMAGE_LABEL}");
+        plan.changes.retain(|c| c.path != label);
+    }
     if plan.changes.is_empty() {
         plan.action = Action::Unchanged;
         return plan;

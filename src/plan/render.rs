@@ -292,7 +292,10 @@ fn format_value(path: &str, value: &Value) -> String {
         Value::Number(n) if last == "cpus" => format!("{}", n.as_f64().unwrap_or(0.0) / 1e9),
         Value::String(s) => format!("{s:?}"),
         Value::Array(items) if items.len() > 3 || value.to_string().len() > 60 => {
-            items.iter().map(|i| format!("{i}\n")).collect()
+            items.iter().fold(String::new(), |mut text, item| {
+                let _ = writeln!(text, "{item}");
+                text
+            })
         }
         other => other.to_string(),
     }

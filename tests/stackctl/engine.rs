@@ -32,17 +32,14 @@ fn guard(stack: &str) -> DockerStack {
     }
 }
 
-fn labels(stack: &str) -> Option<HashMap<String, String>> {
-    Some(HashMap::from([(
-        NAMESPACE_LABEL.to_owned(),
-        stack.to_owned(),
-    )]))
+fn labels(stack: &str) -> HashMap<String, String> {
+    HashMap::from([(NAMESPACE_LABEL.to_owned(), stack.to_owned())])
 }
 
 fn service_spec(stack: &str, name: &str, replicas: i64) -> ServiceSpec {
     ServiceSpec {
         name: Some(name.to_owned()),
-        labels: labels(stack),
+        labels: Some(labels(stack)),
         task_template: Some(TaskSpec {
             container_spec: Some(TaskSpecContainerSpec {
                 image: Some(IMAGE.to_owned()),
@@ -65,20 +62,20 @@ async fn create_stack_objects(engine: &impl Engine, stack: &str, replicas: i64) 
     let network = NetworkCreateRequest {
         name: format!("{stack}_net"),
         driver: Some("overlay".into()),
-        labels: labels(stack),
+        labels: Some(labels(stack)),
         ..NetworkCreateRequest::default()
     };
     engine.create_network(&network).await.unwrap();
     let config = ConfigSpec {
         name: Some(format!("{stack}_conf")),
-        labels: labels(stack),
+        labels: Some(labels(stack)),
         data: Some("aGVsbG8=".into()),
         ..ConfigSpec::default()
     };
     engine.create_config(&config).await.unwrap();
     let secret = SecretSpec {
         name: Some(format!("{stack}_secret")),
-        labels: labels(stack),
+        labels: Some(labels(stack)),
         data: Some("czNjcjN0".into()),
         ..SecretSpec::default()
     };
@@ -129,6 +126,9 @@ async fn lists_return_only_the_stacks_own_objects() {
     let networks = engine.list_networks(&stack).await.unwrap();
     let configs = engine.list_configs(&stack).await.unwrap();
     let secrets = engine.list_secrets(&stack).await.unwrap();
+    let raw = engine.list_services_raw(&stack).await.unwrap();
+    assert_eq!(raw.len(), 1, "{raw:?}");
+    assert_eq!(raw[0]["Spec"]["Name"], format!("{stack}_web").as_str());
     assert_eq!(
         sorted(services.iter().map(|s| s.spec.clone().unwrap().name)),
         [format!("{stack}_web")]
@@ -180,7 +180,7 @@ async fn lists_return_only_the_stacks_own_objects() {
     assert!(engine.list_configs_named(&[]).await.unwrap().is_empty());
 
     let calls = engine.calls();
-    assert_eq!((calls.reads(), calls.writes()), (7, 0), "{calls}");
+    assert_eq!((calls.reads(), calls.writes()), (8, 0), "{calls}");
     assert_eq!(
         calls.get(Call::ListConfigsNamed),
         1,
@@ -243,10 +243,20 @@ async fn a_stale_version_is_a_retryable_version_conflict() {
         .update_service(&id, fresh, &service_spec(&stack, &name, 0), None)
         .await
         .unwrap();
+    // The raw list keeps what bollard's `Service` drops: the spec before the last update.
+    let raw = engine.list_services_raw(&stack).await.unwrap();
+    assert_eq!(raw.len(), 1, "{raw:?}");
+    assert_eq!(raw[0]["ID"], id.as_str());
+    assert_eq!(raw[0]["Spec"]["Mode"]["Replicated"]["Replicas"], 0);
+    assert_eq!(raw[0]["PreviousSpec"]["Mode"]["Replicated"]["Replicas"], 1);
+    assert!(
+        raw[0].get("ServiceStatus").is_none(),
+        "status=false was sent"
+    );
 
     let config = ConfigSpec {
         name: Some(format!("{stack}_conf")),
-        labels: labels(&stack),
+        labels: Some(labels(&stack)),
         data: Some("aGVsbG8=".into()),
         ..ConfigSpec::default()
     };
@@ -342,8 +352,14 @@ async fn contexts_made_by_the_docker_cli_resolve_and_connect() {
     )
     .unwrap();
     assert_eq!(
-        (far.host.as_str(), far.tls.map(|t| t.verify)),
+        (far.host.as_str(), far.tls.as_ref().map(|t| t.verify)),
         ("tcp://192.0.2.1:2376", Some(false))
+    );
+    // bollard always verifies certificates: refused before any connection is tried.
+    let unsupported = DockerEngine::connect(&far).await.unwrap_err();
+    assert!(
+        matches!(&unsupported, EngineError::Config { message, .. } if message.contains("without certificate verification")),
+        "{unsupported:?}"
     );
 
     let pinned = resolve_endpoint(
@@ -357,4 +373,16 @@ async fn contexts_made_by_the_docker_cli_resolve_and_connect() {
         ("1.40", "1.40")
     );
     assert!(probe.is_manager());
+
+    // The version really is in every request path: one the daemon lacks is refused.
+    let too_new = resolve_endpoint(
+        &env(&[("DOCKER_API_VERSION", "1.99")]),
+        &ConnectOptions::default(),
+    );
+    let engine = DockerEngine::connect(&too_new.unwrap()).await.unwrap();
+    let err = engine.probe().await.unwrap_err();
+    assert!(
+        matches!(&err, EngineError::Api { status: 400, message } if message.contains("too new")),
+        "{err:?}"
+    );
 }

@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 /// A unique stack name for this process and test.
-pub fn unique_stack(prefix: &str) -> String {
+pub(crate) fn unique_stack(prefix: &str) -> String {
     static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     format!("{prefix}-{}-{n}", std::process::id())
 }
 
-pub fn docker(args: &[&str]) -> String {
+pub(crate) fn docker(args: &[&str]) -> String {
     let out = Command::new("docker")
         .args(args)
         .output()
@@ -28,12 +28,12 @@ pub fn docker(args: &[&str]) -> String {
 }
 
 /// A stack deployed by `docker stack deploy`; removed (and waited for) on drop.
-pub struct DockerStack {
-    pub name: String,
+pub(crate) struct DockerStack {
+    pub(crate) name: String,
 }
 
 impl DockerStack {
-    pub fn deploy(name: &str, files: &[&str]) -> Self {
+    pub(crate) fn deploy(name: &str, files: &[&str]) -> Self {
         let stack = Self {
             name: name.to_owned(),
         };
@@ -53,7 +53,7 @@ impl DockerStack {
     }
 
     /// `docker service inspect` of every service of the stack, by name.
-    pub fn services(&self) -> HashMap<String, Value> {
+    pub(crate) fn services(&self) -> HashMap<String, Value> {
         let filter = format!("label=com.docker.stack.namespace={}", self.name);
         let ids = docker(&["service", "ls", "-q", "--filter", &filter]);
         let ids: Vec<&str> = ids.split_whitespace().collect();
@@ -69,7 +69,7 @@ impl DockerStack {
     }
 
     /// Names of the stack's objects of one kind (`network`, `config`, `secret`).
-    pub fn object_names(&self, kind: &str) -> Vec<String> {
+    pub(crate) fn object_names(&self, kind: &str) -> Vec<String> {
         let filter = format!("label=com.docker.stack.namespace={}", self.name);
         let out = docker(&[kind, "ls", "--filter", &filter, "--format", "{{.Name}}"]);
         let mut names: Vec<String> = out.lines().map(str::to_owned).collect();
@@ -79,7 +79,7 @@ impl DockerStack {
 }
 
 /// Network IDs to names (the daemon stores attachment targets as IDs).
-pub fn network_names() -> HashMap<String, String> {
+pub(crate) fn network_names() -> HashMap<String, String> {
     docker(&[
         "network",
         "ls",

@@ -6,13 +6,17 @@
 /// docker refuses it).
 pub fn parse_memory(text: &str) -> Result<i64, String> {
     let sep = text.rfind(|c: char| c.is_ascii_digit() || c == '.' || c == ' ');
-    let Some(sep) = sep else { return Err(format!("invalid size {text:?}")) };
+    let Some(sep) = sep else {
+        return Err(format!("invalid size {text:?}"));
+    };
     let (number, suffix) = if text.as_bytes()[sep] == b' ' {
         (&text[..sep], &text[sep + 1..])
     } else {
         (&text[..=sep], &text[sep + 1..])
     };
-    let value: f64 = number.parse().map_err(|_| format!("invalid size {text:?}"))?;
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("invalid size {text:?}"))?;
     if value < 0.0 || !value.is_finite() {
         return Err(format!("invalid size {text:?}"));
     }
