@@ -89,7 +89,7 @@ const CASES: &[Case] = &[
         "services:\n  web:\n    image: a\n    deploy:\n      resources:\n        limits:\n          memory: 12X\n",
         7,
         19,
-        "invalid size \"12X\"",
+        "invalid suffix \"x\" in size \"12X\"",
     ),
     case(
         "bad cpus",
