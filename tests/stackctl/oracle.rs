@@ -117,3 +117,209 @@ fn panic_text(e: &Box<dyn std::any::Any + Send>) -> String {
         .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
         .unwrap_or_default()
 }
+
+const BASE: &str = "services:
+  web:
+    image: stackctl-test/app:1
+    environment:
+      LOG_LEVEL: info
+      MODE: demo
+    ports:
+      - \"18950:8080\"
+    configs:
+      - source: site
+        target: /www/site.txt
+    deploy:
+      replicas: 2
+      placement:
+        constraints: [node.role == manager]
+      update_config:
+        parallelism: 1
+        delay: 1s
+  worker:
+    image: stackctl-test/app:1
+    deploy:
+      replicas: 1
+configs:
+  site:
+    file: ./site.txt
+";
+
+/// `(description, edit of the stack file, new site.txt, --prune, expected changes)` where
+/// changes are `kind name action [paths]` lines of the JSON plan (unchanged objects omitted).
+type Mutation = (
+    &'static str,
+    fn(&str) -> String,
+    Option<&'static str>,
+    bool,
+    &'static [&'static str],
+);
+
+fn drop_worker(s: &str) -> String {
+    s.replace(
+        "  worker:\n    image: stackctl-test/app:1\n    deploy:\n      replicas: 1\n",
+        "",
+    )
+}
+
+const MUTATIONS: &[Mutation] = &[
+    (
+        "image tag",
+        |s| s.replacen("app:1", "app:2", 1),
+        None,
+        false,
+        &["service web update image"],
+    ),
+    (
+        "one env var",
+        |s| s.replace("LOG_LEVEL: info", "LOG_LEVEL: debug"),
+        None,
+        false,
+        &["service web update environment.LOG_LEVEL"],
+    ),
+    (
+        "replicas",
+        |s| s.replace("replicas: 2", "replicas: 3"),
+        None,
+        false,
+        &["service web update deploy.replicas"],
+    ),
+    (
+        "a port",
+        |s| s.replace("18950:8080", "18951:8080"),
+        None,
+        false,
+        &["service web update ports.18950:8080/tcp ports.18951:8080/tcp"],
+    ),
+    (
+        "a constraint",
+        |s| s.replace("node.role == manager", "node.role != worker"),
+        None,
+        false,
+        &["service web update deploy.placement.constraints"],
+    ),
+    (
+        "update parallelism",
+        |s| s.replace("parallelism: 1", "parallelism: 2"),
+        None,
+        false,
+        &["service web update deploy.update_config.parallelism"],
+    ),
+    (
+        "config content",
+        str::to_owned,
+        Some("v2 content\n"),
+        false,
+        &["config site update content"],
+    ),
+    (
+        "add a service",
+        |s| {
+            s.replace(
+                "configs:\n  site:",
+                "  extra:\n    image: stackctl-test/app:2\nconfigs:\n  site:",
+            )
+        },
+        None,
+        false,
+        &["service extra create"],
+    ),
+    // Without --prune nothing changes: the service is only reported as kept.
+    (
+        "drop a service",
+        drop_worker,
+        None,
+        false,
+        &["kept service worker"],
+    ),
+    (
+        "drop a service, --prune",
+        drop_worker,
+        None,
+        true,
+        &["service worker remove"],
+    ),
+];
+
+fn summarise(plan: &Value, stack: &str) -> Vec<String> {
+    let strip = |name: &str| {
+        name.strip_prefix(&format!("{stack}_"))
+            .unwrap_or(name)
+            .to_owned()
+    };
+    let mut lines = Vec::new();
+    for (kind, key) in [
+        ("service", "services"),
+        ("network", "networks"),
+        ("config", "configs"),
+        ("secret", "secrets"),
+    ] {
+        for item in plan[key].as_array().unwrap() {
+            if item["action"] == "unchanged" && item["changes"].as_array().is_none_or(Vec::is_empty)
+            {
+                continue;
+            }
+            let paths: Vec<&str> = item["changes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["path"].as_str().unwrap())
+                .collect();
+            let line = format!(
+                "{kind} {} {} {}",
+                strip(item["name"].as_str().unwrap()),
+                item["action"].as_str().unwrap(),
+                paths.join(" ")
+            );
+            lines.push(line.trim_end().to_owned());
+        }
+    }
+    for kept in plan["kept"].as_array().unwrap() {
+        lines.push(format!(
+            "kept {} {}",
+            kept["kind"].as_str().unwrap(),
+            strip(kept["name"].as_str().unwrap())
+        ));
+    }
+    lines
+}
+
+#[test]
+fn plan_names_exactly_the_change_and_nothing_else() {
+    let stack = unique_stack("orc-change");
+    let base = Test::new()
+        .file("stack.yml", BASE)
+        .file("site.txt", "v1 content\n");
+    let stack_file = base.path().join("stack.yml").display().to_string();
+    let _deployed = DockerStack::deploy(&stack, &[&stack_file]);
+    let mut failures = Vec::new();
+    for (what, edit, site, prune, want) in MUTATIONS {
+        let test = Test::new()
+            .file("stack.yml", &edit(BASE))
+            .file("site.txt", site.unwrap_or("v1 content\n"));
+        let mut args = vec![
+            "plan",
+            "--format",
+            "json",
+            "--detailed-exitcode",
+            "-s",
+            &stack,
+            "stack.yml",
+        ];
+        if *prune {
+            args.push("--prune");
+        }
+        let out = test.args(&args).run();
+        let plan: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|_| panic!("{what}: {}", stderr(&out)));
+        let got = summarise(&plan, &stack);
+        let changes = want.iter().any(|w| !w.starts_with("kept"));
+        if got != *want || out.status.code() != Some(if changes { 2 } else { 0 }) {
+            failures.push(format!(
+                "{what}: exit {:?}, got {got:?}, want {want:?}",
+                out.status.code()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
