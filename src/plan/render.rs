@@ -186,6 +186,9 @@ fn render_service(
         service.name,
         verb(service.action)
     );
+    if let (Action::Create, Some(spec)) = (service.action, &service.spec) {
+        let _ = writeln!(out, "      {}", describe_new_service(spec));
+    }
     if service.action == Action::Update {
         render_changes(out, &service.changes, painter, options);
         if service.requires_recreate {
@@ -203,6 +206,49 @@ fn render_service(
             }
         }
     }
+}
+
+/// One line about a service being created: image, mode, published ports.
+fn describe_new_service(spec: &Value) -> String {
+    let image = spec
+        .pointer("/TaskTemplate/ContainerSpec/Image")
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    let mode = match spec
+        .get("Mode")
+        .and_then(Value::as_object)
+        .and_then(|m| m.iter().next())
+    {
+        Some((kind, body)) if kind == "Replicated" => {
+            format!("{} replica(s)", body["Replicas"].as_u64().unwrap_or(1))
+        }
+        Some((kind, body)) if kind == "ReplicatedJob" => format!(
+            "job, {} completion(s)",
+            body["TotalCompletions"].as_u64().unwrap_or(1)
+        ),
+        Some((kind, _)) if kind == "GlobalJob" => "global job".to_owned(),
+        Some(_) => "global".to_owned(),
+        None => "1 replica(s)".to_owned(),
+    };
+    let ports: Vec<String> = spec
+        .pointer("/EndpointSpec/Ports")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            format!(
+                "{}:{}",
+                p["PublishedPort"].as_u64().unwrap_or(0),
+                p["TargetPort"].as_u64().unwrap_or(0)
+            )
+        })
+        .collect();
+    let ports = if ports.is_empty() {
+        String::new()
+    } else {
+        format!(", ports {}", ports.join(" "))
+    };
+    format!("image {image}, {mode}{ports}")
 }
 
 #[must_use]
