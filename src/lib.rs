@@ -3,6 +3,7 @@
 //! The pipeline, one module per stage: [`load`] reads stack files into the [`model`]; later
 //! stages convert, observe the cluster, diff, plan and apply.
 
+pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod convert;

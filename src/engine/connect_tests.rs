@@ -205,7 +205,7 @@ fn tls_from_the_context_store() {
     let home = home();
     let docker = home.path().join(".docker");
     let tls_dir = |name: &str| {
-        let id = crate::engine::sha256::hex_digest(name.as_bytes());
+        let id = crate::model::digest::sha256_hex(name.as_bytes());
         docker.join("contexts/tls").join(id).join("docker")
     };
     let prod = resolve(home.path(), None, &[]).unwrap().tls.unwrap();

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::EngineError;
-use super::sha256::hex_digest;
+use crate::model::digest::sha256_hex as hex_digest;
 
 /// The part of `config.json` stackctl reads.
 #[derive(Deserialize)]

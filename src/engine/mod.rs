@@ -13,7 +13,6 @@ mod docker;
 mod error;
 mod probe;
 mod raw;
-mod sha256;
 mod transport;
 mod version_pin;
 

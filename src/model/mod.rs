@@ -1,6 +1,7 @@
 //! The desired state as the stack files describe it, after loading (typed, merged, resolved).
 
 pub mod compose;
+pub mod digest;
 pub mod duration;
 pub mod names;
 

@@ -1,0 +1,1 @@
+//! Watching service rollouts until they converge (being written).

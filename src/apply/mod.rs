@@ -1,0 +1,3 @@
+//! Applying a plan to the cluster: objects first, then watched service rollouts.
+
+pub mod converge;
