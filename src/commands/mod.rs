@@ -1,5 +1,6 @@
 //! One module per command: orchestration over the library stages, nothing else.
 
+pub mod output;
 pub mod plan;
 pub mod prepare;
 pub mod render;

@@ -2,6 +2,7 @@
 
 use std::io::IsTerminal;
 
+use super::output::emit;
 use super::{exit, prepare};
 use crate::cli::{Format, PlanArgs, use_color};
 use crate::plan::render::{RenderOptions, render_text};
@@ -24,22 +25,19 @@ pub fn run(args: &PlanArgs) -> i32 {
         }
     };
     match args.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&plan).expect("plan serialises")
-        ),
+        Format::Json => {
+            let json = serde_json::to_string_pretty(&plan).expect("plan serialises");
+            emit(&format!("{json}\n"));
+        }
         Format::Human => {
             let color = use_color(std::io::stdout().is_terminal());
-            print!(
-                "{}",
-                render_text(
-                    &plan,
-                    RenderOptions {
-                        color,
-                        show_sensitive: args.show_sensitive
-                    }
-                )
-            );
+            emit(&render_text(
+                &plan,
+                RenderOptions {
+                    color,
+                    show_sensitive: args.show_sensitive,
+                },
+            ));
         }
     }
     if args.detailed_exitcode && plan.has_changes() {

@@ -43,7 +43,7 @@ fn print_json(valid: bool, diagnostics: &Diagnostics, sources: &Sources, service
         diagnostics: diagnostics.iter().map(|d| to_json(d, sources)).collect(),
     };
     let json = serde_json::to_string_pretty(&report).expect("plain data serialises");
-    println!("{json}");
+    super::output::emit(&format!("{json}\n"));
 }
 
 fn print_human(valid: bool, diagnostics: &Diagnostics, sources: &Sources, services: &[String]) {
@@ -55,12 +55,13 @@ fn print_human(valid: bool, diagnostics: &Diagnostics, sources: &Sources, servic
     let errors = diagnostics.iter().filter(|d| d.is_error()).count();
     let files: Vec<&str> = sources.iter().map(|(_, f)| f.name.as_str()).collect();
     if valid {
-        println!(
-            "{}: valid, {} service(s): {}",
+        let summary = format!(
+            "{}: valid, {} service(s): {}\n",
             files.join(" + "),
             services.len(),
             services.join(", ")
         );
+        super::output::emit(&summary);
     } else {
         let _ = writeln!(stderr, "{errors} error(s) found; nothing was deployed");
     }

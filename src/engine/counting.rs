@@ -34,6 +34,7 @@ pub enum Call {
     ListNodes,
     CreateService,
     UpdateService,
+    RollbackService,
     RemoveService,
     CreateNetwork,
     RemoveNetwork,
@@ -53,6 +54,7 @@ impl Call {
             self,
             Self::CreateService
                 | Self::UpdateService
+                | Self::RollbackService
                 | Self::RemoveService
                 | Self::CreateNetwork
                 | Self::RemoveNetwork
@@ -269,6 +271,16 @@ impl<E: Engine> Engine for Counting<E> {
     ) -> impl Future<Output = Answer<Vec<String>>> + Send {
         self.record(Call::UpdateService);
         self.inner.update_service(id, version, spec, auth)
+    }
+
+    fn rollback_service(
+        &self,
+        id: &str,
+        version: u64,
+        spec: &ServiceSpec,
+    ) -> impl Future<Output = Answer<Vec<String>>> + Send {
+        self.record(Call::RollbackService);
+        self.inner.rollback_service(id, version, spec)
     }
 
     fn remove_service(&self, id: &str) -> impl Future<Output = Answer<()>> + Send {

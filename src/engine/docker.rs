@@ -242,6 +242,25 @@ impl Engine for DockerEngine {
         Ok(response.warnings.unwrap_or_default())
     }
 
+    async fn rollback_service(
+        &self,
+        id: &str,
+        version: u64,
+        spec: &ServiceSpec,
+    ) -> Result<Vec<String>, EngineError> {
+        let options = UpdateServiceOptions {
+            version: service_version(id, version)?,
+            rollback: Some("previous".to_owned()),
+            ..UpdateServiceOptions::default()
+        };
+        let response = self
+            .docker
+            .update_service(id, spec.clone(), options, None)
+            .await
+            .map_err(self.fail(&format!("service {id}")))?;
+        Ok(response.warnings.unwrap_or_default())
+    }
+
     async fn remove_service(&self, id: &str) -> Result<(), EngineError> {
         let removed = self.docker.delete_service(id).await;
         removed.map_err(self.fail(&format!("service {id}")))

@@ -13,6 +13,7 @@ mod docker;
 mod error;
 mod probe;
 mod raw;
+pub mod spec;
 mod transport;
 mod version_pin;
 
@@ -139,6 +140,17 @@ pub trait Engine: Send + Sync {
         version: u64,
         spec: &ServiceSpec,
         auth: Option<&DockerCredentials>,
+    ) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send;
+
+    /// Roll a service back to its `PreviousSpec` (`POST /services/{id}/update?rollback=previous`).
+    /// The daemon still requires and validates a body: send the service's current spec (build it
+    /// with [`spec::service_spec_from_json`], which keeps the health check). Fails when the
+    /// service has no previous spec. Returns the daemon's warnings.
+    fn rollback_service(
+        &self,
+        id: &str,
+        version: u64,
+        spec: &ServiceSpec,
     ) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send;
 
     fn remove_service(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;

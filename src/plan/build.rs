@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::versions::{self, comparable_labels};
 use super::{Action, Kept, ObjectKind, ObjectPlan, Plan, Rollout, ServicePlan};
 use crate::convert::{Desired, DesiredNetwork, DesiredObject, DesiredService};
 use crate::diff::{FieldChange, field_changes, normalize_service};
@@ -53,6 +54,9 @@ pub fn build(
             Some(_) => {}
         }
     }
+    let mut desired = desired.clone();
+    let superseded = versions::resolve(&mut desired, &live.configs, &live.secrets);
+    let desired = &desired;
     let mut plan = Plan {
         stack: stack.as_str().to_owned(),
         services: services(stack, desired, live, options),
@@ -62,14 +66,14 @@ pub fn build(
             ObjectKind::Config,
             &desired.configs,
             &live.configs,
-            options,
+            &superseded,
         ),
         secrets: objects(
             stack,
             ObjectKind::Secret,
             &desired.secrets,
             &live.secrets,
-            options,
+            &superseded,
         ),
         kept: Vec::new(),
         summary: super::Summary::default(),
@@ -103,7 +107,7 @@ fn collect_kept(plan: &mut Plan, options: PlanOptions) {
     });
     for list in [&mut plan.networks, &mut plan.configs, &mut plan.secrets] {
         list.retain(|o| {
-            let keep = o.action != Action::Remove;
+            let keep = o.action != Action::Remove || o.superseded;
             if !keep {
                 kept.push(Kept {
                     kind: o.kind.word().into(),
@@ -239,6 +243,14 @@ fn service_plan(
     plan.action = Action::Update;
     plan.restarts_tasks = old.get("TaskTemplate") != new.get("TaskTemplate")
         || old.get("EndpointSpec") != new.get("EndpointSpec");
+    // A service scaled to zero has no task to replace.
+    if new
+        .pointer("/Mode/Replicated/Replicas")
+        .and_then(Value::as_u64)
+        == Some(0)
+    {
+        plan.restarts_tasks = false;
+    }
     plan.requires_recreate = mode_kind(&old) != mode_kind(&new);
     if plan.restarts_tasks {
         plan.rollout = Some(rollout(&new));
@@ -290,13 +302,9 @@ fn networks(
         .collect();
     for network in live.networks.values() {
         if belongs(&network.labels, stack) && !desired.networks.contains_key(&network.name) {
-            out.push(ObjectPlan {
-                kind: ObjectKind::Network,
-                name: network.name.clone(),
-                action: Action::Remove,
-                changes: Vec::new(),
-                note: None,
-            });
+            let mut plan = ObjectPlan::new(ObjectKind::Network, &network.name, Action::Remove);
+            plan.live_id = Some(network.id.clone());
+            out.push(plan);
         }
     }
     out
@@ -304,17 +312,13 @@ fn networks(
 
 /// Swarm cannot update a network; docker skips existing ones. Drift is reported, not applied.
 fn network_plan(desired: &DesiredNetwork, live: &LiveState) -> ObjectPlan {
-    let mut plan = ObjectPlan {
-        kind: ObjectKind::Network,
-        name: desired.name.clone(),
-        action: Action::Create,
-        changes: Vec::new(),
-        note: None,
-    };
+    let mut plan = ObjectPlan::new(ObjectKind::Network, &desired.name, Action::Create);
+    plan.spec = Some(desired.spec.clone());
     let Some(existing) = live.networks.get(&desired.name) else {
         return plan;
     };
     plan.action = Action::Unchanged;
+    plan.live_id = Some(existing.id.clone());
     let spec = &desired.spec;
     let want_labels: BTreeMap<String, String> =
         serde_json::from_value(spec["Labels"].clone()).unwrap_or_default();
@@ -352,54 +356,54 @@ fn objects(
     kind: ObjectKind,
     desired: &BTreeMap<String, DesiredObject>,
     live: &BTreeMap<String, LiveObject>,
-    _options: PlanOptions,
+    superseded: &std::collections::BTreeSet<String>,
 ) -> Vec<ObjectPlan> {
-    let mut out = Vec::new();
-    for object in desired.values() {
-        let mut plan = ObjectPlan {
-            kind,
-            name: object.name.clone(),
-            action: Action::Create,
-            changes: Vec::new(),
-            note: None,
-        };
-        if let Some(existing) = live.get(&object.name) {
-            plan.action = Action::Unchanged;
-            let want: BTreeMap<String, String> =
-                serde_json::from_value(object.spec["Labels"].clone()).unwrap_or_default();
-            if existing.labels != want {
-                plan.changes.push(FieldChange {
-                    path: "labels".into(),
-                    old: Some(json!(existing.labels)),
-                    new: Some(json!(want)),
-                });
-            }
-            if let Some(data) = &existing.data {
-                if *data != object.data {
-                    plan.changes.push(FieldChange {
-                        path: "content".into(),
-                        old: Some(json!(format!("{} bytes", data.len()))),
-                        new: Some(json!(format!("{} bytes", object.data.len()))),
-                    });
-                    plan.note = Some("configs are immutable: a new version is created and services are repointed to it".into());
-                }
-            }
-            if !plan.changes.is_empty() {
-                plan.action = Action::Update;
-            }
-        }
-        out.push(plan);
-    }
+    let mut out: Vec<ObjectPlan> = desired
+        .values()
+        .map(|object| object_plan(kind, object, live.get(&object.name)))
+        .collect();
     for existing in live.values() {
         if belongs(&existing.labels, stack) && !desired.contains_key(&existing.name) {
-            out.push(ObjectPlan {
-                kind,
-                name: existing.name.clone(),
-                action: Action::Remove,
-                changes: Vec::new(),
-                note: None,
-            });
+            let mut plan = ObjectPlan::new(kind, &existing.name, Action::Remove);
+            plan.live_id = Some(existing.id.clone());
+            if superseded.contains(&existing.name) {
+                plan.superseded = true;
+                plan.note =
+                    Some("replaced by a new version; removed once no service uses it".into());
+            }
+            out.push(plan);
         }
     }
     out
+}
+
+fn object_plan(
+    kind: ObjectKind,
+    object: &DesiredObject,
+    existing: Option<&LiveObject>,
+) -> ObjectPlan {
+    let mut plan = ObjectPlan::new(kind, &object.name, Action::Create);
+    plan.spec = Some(object.spec.clone());
+    plan.data = Some(object.data.clone());
+    let Some(existing) = existing else {
+        return plan;
+    };
+    plan.action = Action::Unchanged;
+    plan.live_id = Some(existing.id.clone());
+    plan.live_version = Some(existing.version);
+    let want: BTreeMap<String, String> =
+        serde_json::from_value(object.spec["Labels"].clone()).unwrap_or_default();
+    let (want, have) = (
+        comparable_labels(&want),
+        comparable_labels(&existing.labels),
+    );
+    if have != want {
+        plan.changes.push(FieldChange {
+            path: "labels".into(),
+            old: Some(json!(have)),
+            new: Some(json!(want)),
+        });
+        plan.action = Action::Update;
+    }
+    plan
 }

@@ -4,6 +4,7 @@
 
 mod build;
 pub mod render;
+pub mod versions;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -87,6 +88,34 @@ pub struct ObjectPlan {
     pub changes: Vec<FieldChange>,
     /// Something worth knowing that is not a change stackctl will make.
     pub note: Option<String>,
+    /// An older version of a config or secret, removed once the services no longer use it.
+    pub superseded: bool,
+    /// What apply sends: the create body (without data), the content, the live object.
+    #[serde(skip)]
+    pub spec: Option<Value>,
+    #[serde(skip)]
+    pub data: Option<Vec<u8>>,
+    #[serde(skip)]
+    pub live_id: Option<String>,
+    #[serde(skip)]
+    pub live_version: Option<u64>,
+}
+
+impl ObjectPlan {
+    pub(crate) fn new(kind: ObjectKind, name: &str, action: Action) -> Self {
+        Self {
+            kind,
+            name: name.to_owned(),
+            action,
+            changes: Vec::new(),
+            note: None,
+            superseded: false,
+            spec: None,
+            data: None,
+            live_id: None,
+            live_version: None,
+        }
+    }
 }
 
 /// An object of the stack that the files no longer describe, kept because `--prune` is off.

@@ -9,5 +9,7 @@ mod fuzz;
 mod invalid_files;
 mod loading;
 mod oracle;
+mod plan_cli;
+mod plan_scale;
 mod swarm;
 mod util;

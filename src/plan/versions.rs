@@ -1,0 +1,250 @@
+//! Configs and secrets are immutable in Swarm. When a file's content changes, stackctl creates
+//! a new version named `<name>-<digest>` and repoints the services using it; a version already
+//! in the cluster with the right content is reused, and one deployed by `docker stack deploy`
+//! with the same content is adopted as it is.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use crate::convert::{Desired, DesiredObject};
+use crate::model::digest::sha256_hex;
+use crate::observe::LiveObject;
+
+/// Label with the SHA-256 of the content, on every config and secret stackctl creates.
+pub const CONTENT_LABEL: &str = "com.stackctl.content-sha256";
+/// Label naming the object a version belongs to (its unversioned name).
+pub const OBJECT_LABEL: &str = "com.stackctl.object";
+/// Swarm's limit on config and secret names.
+const MAX_NAME: usize = 64;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Config,
+    Secret,
+}
+
+/// Pick the name each desired object will have, rename references in service specs, and
+/// return the names of older versions that the new ones supersede.
+pub(super) fn resolve(
+    desired: &mut Desired,
+    configs: &BTreeMap<String, LiveObject>,
+    secrets: &BTreeMap<String, LiveObject>,
+) -> BTreeSet<String> {
+    let mut superseded = BTreeSet::new();
+    for (kind, live) in [(Kind::Config, configs), (Kind::Secret, secrets)] {
+        let objects = match kind {
+            Kind::Config => &mut desired.configs,
+            Kind::Secret => &mut desired.secrets,
+        };
+        let mut renames = BTreeMap::new();
+        let mut resolved = BTreeMap::new();
+        for (name, mut object) in std::mem::take(objects) {
+            let chosen = choose_name(kind, &object, live);
+            for old in live
+                .values()
+                .filter(|o| base_name(o) == name && o.name != chosen)
+            {
+                superseded.insert(old.name.clone());
+            }
+            label(&mut object, &name, &chosen);
+            if chosen != name {
+                renames.insert(name.clone(), chosen.clone());
+                object.name.clone_from(&chosen);
+                object.spec["Name"] = json!(chosen);
+            }
+            resolved.insert(chosen, object);
+        }
+        *objects = resolved;
+        let field = if kind == Kind::Config {
+            "ConfigName"
+        } else {
+            "SecretName"
+        };
+        for service in desired.services.values_mut() {
+            rename_references(&mut service.spec, field, &renames);
+        }
+    }
+    superseded
+}
+
+/// The unversioned name an object belongs to.
+fn base_name(object: &LiveObject) -> &str {
+    object
+        .labels
+        .get(OBJECT_LABEL)
+        .map_or(object.name.as_str(), String::as_str)
+}
+
+fn has_content(kind: Kind, live: &LiveObject, data: &[u8], digest: &str) -> bool {
+    match (kind, &live.data, live.labels.get(CONTENT_LABEL)) {
+        (Kind::Config, Some(existing), _) => existing == data,
+        (_, _, Some(label)) => label == digest,
+        // A secret docker created: Swarm never returns its data, so like docker we take it as is.
+        (_, _, None) => true,
+    }
+}
+
+fn choose_name(kind: Kind, object: &DesiredObject, live: &BTreeMap<String, LiveObject>) -> String {
+    let digest = sha256_hex(&object.data);
+    let name = &object.name;
+    match live.get(name) {
+        None => return name.clone(),
+        Some(existing) if has_content(kind, existing, &object.data, &digest) => {
+            return name.clone();
+        }
+        Some(_) => {}
+    }
+    if let Some(version) = live
+        .values()
+        .find(|o| base_name(o) == name && has_content(kind, o, &object.data, &digest))
+    {
+        return version.name.clone();
+    }
+    let suffix = &digest[..12];
+    let keep = MAX_NAME - suffix.len() - 1;
+    let stem: String = name.chars().take(keep).collect();
+    format!("{stem}-{suffix}")
+}
+
+fn label(object: &mut DesiredObject, base: &str, chosen: &str) {
+    let digest = sha256_hex(&object.data);
+    if let Some(labels) = object.spec["Labels"].as_object_mut() {
+        labels.insert(CONTENT_LABEL.into(), json!(digest));
+        if chosen != base {
+            labels.insert(OBJECT_LABEL.into(), json!(base));
+        }
+    }
+}
+
+fn rename_references(spec: &mut Value, field: &str, renames: &BTreeMap<String, String>) {
+    let list = if field == "ConfigName" {
+        "Configs"
+    } else {
+        "Secrets"
+    };
+    let Some(Value::Array(items)) =
+        spec.pointer_mut(&format!("/TaskTemplate/ContainerSpec/{list}"))
+    else {
+        return;
+    };
+    for item in items {
+        if let Some(new) = item[field].as_str().and_then(|n| renames.get(n)) {
+            item[field] = json!(new);
+        }
+    }
+    if field == "ConfigName" {
+        if let Some(config) =
+            spec.pointer_mut("/TaskTemplate/ContainerSpec/Privileges/CredentialSpec/Config")
+        {
+            if let Some(new) = config.as_str().and_then(|n| renames.get(n)) {
+                *config = json!(new);
+            }
+        }
+    }
+}
+
+/// Labels compared between the files and the cluster: stackctl's own bookkeeping labels are
+/// left out, so objects docker created compare equal.
+#[must_use]
+pub fn comparable_labels(labels: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    labels
+        .iter()
+        .filter(|(k, _)| !k.starts_with("com.stackctl."))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::convert::DesiredService;
+
+    fn live(name: &str, data: Option<&[u8]>, labels: &[(&str, &str)]) -> LiveObject {
+        LiveObject {
+            id: format!("id-{name}"),
+            version: 1,
+            name: name.into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+            data: data.map(<[u8]>::to_vec),
+        }
+    }
+
+    fn desired(data: &[u8]) -> Desired {
+        let mut d = Desired::default();
+        let spec = json!({"Name": "s_site", "Labels": {"com.docker.stack.namespace": "s"}});
+        d.configs.insert(
+            "s_site".into(),
+            DesiredObject {
+                key: "site".into(),
+                name: "s_site".into(),
+                spec,
+                data: data.to_vec(),
+            },
+        );
+        let service = json!({"TaskTemplate": {"ContainerSpec": {"Configs": [{"ConfigName": "s_site", "File": {"Name": "/x"}}]}}});
+        d.services.insert(
+            "s_web".into(),
+            DesiredService {
+                key: "web".into(),
+                name: "s_web".into(),
+                spec: service,
+                depends_on: vec![],
+            },
+        );
+        d
+    }
+
+    fn config_ref(d: &Desired) -> &str {
+        d.services["s_web"]
+            .spec
+            .pointer("/TaskTemplate/ContainerSpec/Configs/0/ConfigName")
+            .unwrap()
+            .as_str()
+            .unwrap()
+    }
+
+    #[test]
+    fn same_content_is_adopted_new_content_gets_a_version() {
+        let mut same = desired(b"v1");
+        let live_configs = BTreeMap::from([("s_site".into(), live("s_site", Some(b"v1"), &[]))]);
+        assert!(resolve(&mut same, &live_configs, &BTreeMap::new()).is_empty());
+        assert_eq!(config_ref(&same), "s_site");
+
+        let mut changed = desired(b"v2");
+        let superseded = resolve(&mut changed, &live_configs, &BTreeMap::new());
+        let versioned = format!("s_site-{}", &sha256_hex(b"v2")[..12]);
+        assert_eq!(config_ref(&changed), versioned);
+        assert!(changed.configs.contains_key(&versioned));
+        assert_eq!(superseded, BTreeSet::from(["s_site".to_owned()]));
+    }
+
+    #[test]
+    fn an_existing_version_with_the_content_is_reused() {
+        let digest = sha256_hex(b"v2");
+        let versioned = format!("s_site-{}", &digest[..12]);
+        let live_configs = BTreeMap::from([
+            ("s_site".into(), live("s_site", Some(b"v1"), &[])),
+            (
+                versioned.clone(),
+                live(
+                    &versioned,
+                    Some(b"v2"),
+                    &[(OBJECT_LABEL, "s_site"), (CONTENT_LABEL, &digest)],
+                ),
+            ),
+        ]);
+        let mut d = desired(b"v2");
+        let superseded = resolve(&mut d, &live_configs, &BTreeMap::new());
+        assert_eq!(config_ref(&d), versioned);
+        assert_eq!(superseded, BTreeSet::from(["s_site".to_owned()]));
+        // Going back to v1 reuses the original and supersedes the version.
+        let mut back = desired(b"v1");
+        let superseded = resolve(&mut back, &live_configs, &BTreeMap::new());
+        assert_eq!(config_ref(&back), "s_site");
+        assert_eq!(superseded, BTreeSet::from([versioned]));
+    }
+}
