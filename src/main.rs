@@ -8,6 +8,11 @@ fn main() {
         stackctl::cli::Command::Validate(args) => stackctl::commands::validate::run(args),
         stackctl::cli::Command::Render(args) => stackctl::commands::render::run(args),
         stackctl::cli::Command::Plan(args) => stackctl::commands::plan::run(args),
+        stackctl::cli::Command::Apply(args) => stackctl::commands::apply::run(args),
+        stackctl::cli::Command::Status(args) => stackctl::commands::cluster::status(args),
+        stackctl::cli::Command::Rollback(args) => stackctl::commands::cluster::rollback(args),
+        stackctl::cli::Command::Rm(args) => stackctl::commands::cluster::rm(args),
+        stackctl::cli::Command::History(args) => stackctl::commands::cluster::history(args),
     };
     std::process::exit(code);
 }

@@ -25,6 +25,37 @@ pub enum Command {
     Render(RenderArgs),
     /// Compare the stack files with the cluster and print what would change.
     Plan(PlanArgs),
+    /// Plan, then carry the plan out and watch every rollout to its end.
+    Apply(ApplyArgs),
+    /// Services of a stack: replicas running/desired, update state, image, last apply.
+    Status(StackCommandArgs),
+    /// Roll services of a stack back to their previous spec, and watch the rollback.
+    Rollback(RollbackArgs),
+    /// Remove a stack: its services, then its networks, configs and secrets.
+    Rm(StackCommandArgs),
+    /// The last applies of a stack: when, by whom, what changed, outcome.
+    History(StackCommandArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct StackCommandArgs {
+    /// The stack's name.
+    pub stack: String,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    /// The stack's name.
+    pub stack: String,
+    /// Services to roll back, by key or full name (default: every service with a previous spec).
+    pub services: Vec<String>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Give up waiting after this long.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// Which files to read and how, shared by every command that loads a stack.
@@ -128,6 +159,51 @@ pub struct PlanArgs {
     /// Show values of environment variables whose names look secret (PASSWORD, TOKEN, ...).
     #[arg(long)]
     pub show_sensitive: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+    #[command(flatten)]
+    pub stack: StackArgs,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+    /// Apply without asking (required when stdin is not a terminal).
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Remove stack objects the files no longer describe.
+    #[arg(long)]
+    pub prune: bool,
+    /// Return right after the writes, without watching the rollouts.
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// Give up waiting for rollouts after this long (e.g. `10m`); they carry on in Swarm.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
+    /// How many services roll out at the same time.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    pub max_parallel_services: usize,
+    /// When a rollout fails: stop starting new ones, continue, or roll back this apply's updates.
+    #[arg(long, value_enum, default_value_t = crate::apply::OnFailure::Stop)]
+    pub on_failure: crate::apply::OnFailure,
+    /// How long to wait for another apply of the same stack to finish.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "2m")]
+    pub lock_wait: std::time::Duration,
+    /// Remove the stack's apply lock left by an apply that died, then apply.
+    #[arg(long)]
+    pub force_unlock: bool,
+    /// Show values of environment variables whose names look secret.
+    #[arg(long)]
+    pub show_sensitive: bool,
+}
+
+/// Go-style durations (`90s`, `1m30s`), as stack files write them.
+fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let d = crate::model::Duration::parse(text)?;
+    u64::try_from(d.nanos())
+        .map(std::time::Duration::from_nanos)
+        .map_err(|_| format!("{text}: must not be negative"))
 }
 
 /// Whether to colour output: a terminal, and `NO_COLOR` unset.

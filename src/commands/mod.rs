@@ -1,8 +1,11 @@
 //! One module per command: orchestration over the library stages, nothing else.
 
+pub mod apply;
+pub mod cluster;
 pub mod output;
 pub mod plan;
 pub mod prepare;
+pub mod progress;
 pub mod render;
 pub mod stack_name;
 pub mod validate;

@@ -1,0 +1,116 @@
+//! The stack's apply history, kept in the cluster as one small Swarm config (the last entries),
+//! replaced by a new one on every apply that changed something. Nothing of it goes into service
+//! specs, so it never causes a rollout.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use bollard::models::{Config, ConfigSpec};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::engine::{Engine, EngineError};
+use crate::model::StackName;
+
+const HISTORY_LABEL: &str = "com.stackctl.history";
+/// Entries kept.
+const KEEP: usize = 20;
+
+/// One apply, as `stackctl history` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Seconds since the Unix epoch.
+    pub time: u64,
+    pub user: String,
+    /// Where the files came from: paths, or a git commit for the watcher.
+    pub source: String,
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub removed: Vec<String>,
+    /// `succeeded`, or what failed.
+    pub outcome: String,
+}
+
+impl Entry {
+    #[must_use]
+    pub fn now(source: String) -> Self {
+        let time = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        Self {
+            time,
+            user: super::lock::owner(),
+            source,
+            created: vec![],
+            updated: vec![],
+            removed: vec![],
+            outcome: String::new(),
+        }
+    }
+}
+
+fn is_history_of(config: &Config, stack: &StackName) -> bool {
+    let labels = config.spec.as_ref().and_then(|s| s.labels.as_ref());
+    labels
+        .and_then(|l| l.get(HISTORY_LABEL))
+        .is_some_and(|s| s == stack.as_str())
+}
+
+fn entries_of(config: &Config) -> Vec<Entry> {
+    let data = config
+        .spec
+        .as_ref()
+        .and_then(|s| s.data.as_deref())
+        .unwrap_or_default();
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .unwrap_or_default();
+    serde_json::from_slice(&bytes).unwrap_or_default()
+}
+
+/// The stack's history, newest last (one list call).
+pub async fn read<E: Engine>(engine: &E, stack: &StackName) -> Result<Vec<Entry>, EngineError> {
+    let configs = engine.list_all_configs().await?;
+    Ok(configs
+        .iter()
+        .filter(|c| is_history_of(c, stack))
+        .flat_map(entries_of)
+        .collect())
+}
+
+/// Add an entry: a new history config with the last entries, then the old one removed.
+pub async fn append<E: Engine>(
+    engine: &E,
+    stack: &StackName,
+    entry: Entry,
+) -> Result<(), EngineError> {
+    let configs = engine.list_all_configs().await?;
+    let old: Vec<&Config> = configs.iter().filter(|c| is_history_of(c, stack)).collect();
+    let mut entries: Vec<Entry> = old.iter().flat_map(|c| entries_of(c)).collect();
+    entries.push(entry);
+    let start = entries.len().saturating_sub(KEEP);
+    let entries = &entries[start..];
+    let data = serde_json::to_vec(entries).expect("entries serialise");
+    let name = format!(
+        "stackctl-history_{stack}_{}",
+        entries.last().map_or(0, |e| e.time)
+    );
+    let spec: ConfigSpec = serde_json::from_value(json!({
+        "Name": name,
+        "Labels": {HISTORY_LABEL: stack.as_str()},
+        "Data": base64::engine::general_purpose::STANDARD.encode(data),
+    }))
+    .expect("a config spec is plain data");
+    match engine.create_config(&spec).await {
+        Ok(_) => {}
+        // Two applies within one second: the newer entry waits for the next apply's record.
+        Err(err) if err.is_name_conflict() => return Ok(()),
+        Err(err) => return Err(err),
+    }
+    for config in old {
+        engine
+            .remove_config(config.id.as_deref().unwrap_or_default())
+            .await?;
+    }
+    Ok(())
+}

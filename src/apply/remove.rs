@@ -1,0 +1,141 @@
+//! Removing a whole stack, like `docker stack rm` but waiting until it is really gone: services
+//! first, then (once their tasks have let go) secrets, configs and networks. Volumes stay.
+
+use std::time::Duration;
+
+use crate::engine::{Engine, EngineError};
+use crate::model::StackName;
+
+/// How long to wait for removed services' tasks to stop before removing networks anyway.
+const SETTLE: Duration = Duration::from_secs(60);
+
+/// Remove everything labelled with the stack, plus stackctl's own history and lock for it.
+/// Returns whether everything went.
+pub async fn remove_stack<E: Engine>(
+    engine: &E,
+    stack: &StackName,
+    log: &dyn Fn(&str),
+) -> Result<bool, EngineError> {
+    let services = engine.list_services(stack.as_str()).await?;
+    let networks = engine.list_networks(stack.as_str()).await?;
+    let configs = engine.list_configs(stack.as_str()).await?;
+    let secrets = engine.list_secrets(stack.as_str()).await?;
+    if services.is_empty() && networks.is_empty() && configs.is_empty() && secrets.is_empty() {
+        log(&format!("Nothing found in stack: {stack}"));
+        return Ok(true);
+    }
+    let mut ok = true;
+    let mut names: Vec<(String, String)> = services
+        .iter()
+        .map(|s| {
+            (
+                name(s.spec.as_ref().and_then(|s| s.name.as_deref())),
+                s.id.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    names.sort();
+    for (name, id) in &names {
+        log(&format!("Removing service {name}"));
+        ok &= report(engine.remove_service(id).await, log, "service", name);
+    }
+    wait_for_tasks(
+        engine,
+        &names.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>(),
+    )
+    .await;
+    for secret in &secrets {
+        let name = name(secret.spec.as_ref().and_then(|s| s.name.as_deref()));
+        log(&format!("Removing secret {name}"));
+        ok &= report(
+            engine
+                .remove_secret(secret.id.as_deref().unwrap_or_default())
+                .await,
+            log,
+            "secret",
+            &name,
+        );
+    }
+    for config in &configs {
+        let name = name(config.spec.as_ref().and_then(|s| s.name.as_deref()));
+        log(&format!("Removing config {name}"));
+        ok &= report(
+            engine
+                .remove_config(config.id.as_deref().unwrap_or_default())
+                .await,
+            log,
+            "config",
+            &name,
+        );
+    }
+    for network in &networks {
+        let name = name(network.name.as_deref());
+        log(&format!("Removing network {name}"));
+        ok &= report(
+            remove_network(engine, network.id.as_deref().unwrap_or_default()).await,
+            log,
+            "network",
+            &name,
+        );
+    }
+    for config in engine.list_all_configs().await? {
+        let labels = config
+            .spec
+            .as_ref()
+            .and_then(|s| s.labels.clone())
+            .unwrap_or_default();
+        let ours = ["com.stackctl.history", "com.stackctl.lock"]
+            .iter()
+            .any(|l| labels.get(*l).is_some_and(|v| v == stack.as_str()));
+        if ours {
+            ok &= report(
+                engine
+                    .remove_config(config.id.as_deref().unwrap_or_default())
+                    .await,
+                log,
+                "config",
+                "stackctl record",
+            );
+        }
+    }
+    Ok(ok)
+}
+
+fn name(name: Option<&str>) -> String {
+    name.unwrap_or("?").to_owned()
+}
+
+fn report(result: Result<(), EngineError>, log: &dyn Fn(&str), kind: &str, name: &str) -> bool {
+    match result {
+        Ok(()) => true,
+        Err(err) if err.is_not_found() => true,
+        Err(err) => {
+            log(&format!("Failed to remove {kind} {name}: {err}"));
+            false
+        }
+    }
+}
+
+/// Tasks of removed services shut down asynchronously; networks can go only after them.
+async fn wait_for_tasks<E: Engine>(engine: &E, service_ids: &[String]) {
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    while tokio::time::Instant::now() < deadline {
+        match engine.list_tasks(service_ids).await {
+            Ok(tasks) if tasks.is_empty() => return,
+            Err(_) => return,
+            Ok(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+        }
+    }
+}
+
+pub(super) async fn remove_network<E: Engine>(engine: &E, id: &str) -> Result<(), EngineError> {
+    let mut last = Ok(());
+    for _ in 0..60 {
+        last = engine.remove_network(id).await;
+        match &last {
+            Err(err) if !err.is_not_found() => tokio::time::sleep(Duration::from_millis(500)).await,
+            _ => return Ok(()),
+        }
+    }
+    last
+}

@@ -1,0 +1,291 @@
+//! Service writes and rollouts: creates and updates in waves (a service waits for the ones it
+//! `depends_on`), at most `max_parallel` at a time, each watched to its outcome.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use super::{
+    ApplyError, ApplyEvent, ApplyOptions, ApplyReport, Events, OnFailure, ServiceOutcome, watch,
+};
+use crate::engine::spec::service_spec_from_json;
+use crate::engine::{Engine, EngineError};
+use crate::plan::{Action, Plan, ServicePlan};
+
+/// Group the services to write into waves: each wave only depends on earlier ones.
+fn waves(plan: &Plan) -> Vec<Vec<&ServicePlan>> {
+    let changing: BTreeMap<&str, &ServicePlan> = plan
+        .services
+        .iter()
+        .filter(|s| matches!(s.action, Action::Create | Action::Update))
+        .map(|s| (s.name.as_str(), s))
+        .collect();
+    let mut placed: BTreeSet<&str> = BTreeSet::new();
+    let mut waves = Vec::new();
+    while placed.len() < changing.len() {
+        let ready: Vec<&ServicePlan> = changing
+            .values()
+            .filter(|s| !placed.contains(s.name.as_str()))
+            .filter(|s| {
+                s.depends_on
+                    .iter()
+                    .all(|d| !changing.contains_key(d.as_str()) || placed.contains(d.as_str()))
+            })
+            .copied()
+            .collect();
+        // A dependency cycle: roll the rest out together rather than never.
+        let wave = if ready.is_empty() {
+            changing
+                .values()
+                .filter(|s| !placed.contains(s.name.as_str()))
+                .copied()
+                .collect()
+        } else {
+            ready
+        };
+        placed.extend(wave.iter().map(|s| s.name.as_str()));
+        waves.push(wave);
+    }
+    waves
+}
+
+pub(super) async fn roll_out<E: Engine>(
+    engine: &E,
+    plan: &Plan,
+    options: &ApplyOptions,
+    events: &Events<'_>,
+) -> Result<ApplyReport, ApplyError> {
+    let mut outcomes: BTreeMap<String, ServiceOutcome> = BTreeMap::new();
+    let mut stopped: Option<String> = None;
+    for wave in waves(plan) {
+        for chunk in wave.chunks(options.max_parallel.max(1)) {
+            let mut to_write = Vec::new();
+            for service in chunk {
+                if let Some(reason) = blocked(service, &outcomes, stopped.as_deref()) {
+                    outcomes.insert(service.name.clone(), ServiceOutcome::NotStarted(reason));
+                } else {
+                    to_write.push(*service);
+                }
+            }
+            let written =
+                futures::future::join_all(to_write.iter().map(|s| write(engine, plan, s))).await;
+            let mut watching = Vec::new();
+            for (service, result) in to_write.iter().zip(written) {
+                match result {
+                    Ok(id) => {
+                        events.emit(&ApplyEvent::ServiceWritten {
+                            name: service.name.clone(),
+                            action: service.action,
+                        });
+                        watching.push((service.name.clone(), id));
+                    }
+                    Err(err) => {
+                        outcomes.insert(
+                            service.name.clone(),
+                            ServiceOutcome::Failed(err.to_string()),
+                        );
+                    }
+                }
+            }
+            if options.detach {
+                outcomes.extend(
+                    watching
+                        .into_iter()
+                        .map(|(name, _)| (name, ServiceOutcome::Written)),
+                );
+            } else {
+                outcomes.extend(
+                    watch::await_rollouts(engine, &plan.stack, &watching, options.timeout, events)
+                        .await?,
+                );
+            }
+            let failed = outcomes
+                .iter()
+                .find(|(_, o)| !o.is_success() && !matches!(o, ServiceOutcome::NotStarted(_)));
+            if let (Some((name, _)), None) = (failed, &stopped) {
+                if options.on_failure != OnFailure::Continue {
+                    stopped = Some(name.clone());
+                }
+            }
+        }
+    }
+    if let (Some(failed), OnFailure::Rollback) = (&stopped, options.on_failure) {
+        roll_back_updated(engine, plan, &mut outcomes, failed, options, events).await?;
+    }
+    remove_services(engine, plan, &mut outcomes, events).await;
+    for (name, outcome) in &outcomes {
+        events.emit(&ApplyEvent::ServiceDone {
+            name: name.clone(),
+            outcome: outcome.clone(),
+        });
+    }
+    let order: Vec<&str> = plan.services.iter().map(|s| s.name.as_str()).collect();
+    let mut services: Vec<(String, ServiceOutcome)> = outcomes.into_iter().collect();
+    services.sort_by_key(|(name, _)| order.iter().position(|n| n == name));
+    Ok(ApplyReport { services })
+}
+
+/// Why a service must not start: a failed dependency, or `--on-failure stop` after a failure.
+fn blocked(
+    service: &ServicePlan,
+    outcomes: &BTreeMap<String, ServiceOutcome>,
+    stopped: Option<&str>,
+) -> Option<String> {
+    for dependency in &service.depends_on {
+        if outcomes.get(dependency).is_some_and(|o| !o.is_success()) {
+            return Some(format!("depends on {dependency}, which did not converge"));
+        }
+    }
+    stopped.map(|failed| format!("stopped after {failed} failed"))
+}
+
+/// Create or update one service; returns its ID.
+async fn write<E: Engine>(
+    engine: &E,
+    plan: &Plan,
+    service: &ServicePlan,
+) -> Result<String, ApplyError> {
+    let spec = service
+        .spec
+        .as_ref()
+        .ok_or_else(|| ApplyError::Bug(format!("service {} has no spec", service.name)))?;
+    let typed = service_spec_from_json(spec)?;
+    match (service.action, &service.live_id, service.live_version) {
+        (Action::Create, _, _) => Ok(engine.create_service(&typed, None).await?.id),
+        (Action::Update, Some(id), Some(version)) => {
+            match engine.update_service(id, version, &typed, None).await {
+                Ok(_) => Ok(id.clone()),
+                Err(EngineError::VersionConflict { .. }) => {
+                    retry_update(engine, plan, service, spec).await
+                }
+                Err(err) => Err(err.into()),
+            }
+        }
+        _ => Err(ApplyError::Bug(format!(
+            "service {} cannot be written from this plan",
+            service.name
+        ))),
+    }
+}
+
+/// Someone else changed the service since the plan was read: read it again and retry once,
+/// keeping their ForceUpdate counter (a restart they forced is not undone).
+async fn retry_update<E: Engine>(
+    engine: &E,
+    plan: &Plan,
+    service: &ServicePlan,
+    spec: &Value,
+) -> Result<String, ApplyError> {
+    let fresh = engine.list_services_raw(&plan.stack).await?;
+    let Some(live) = fresh
+        .iter()
+        .find(|s| s.pointer("/Spec/Name").and_then(Value::as_str) == Some(&service.name))
+    else {
+        return Err(ApplyError::Bug(format!(
+            "service {} disappeared during the apply",
+            service.name
+        )));
+    };
+    let id = live["ID"].as_str().unwrap_or_default().to_owned();
+    let version = live
+        .pointer("/Version/Index")
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    let mut spec = spec.clone();
+    if let Some(force) = live.pointer("/Spec/TaskTemplate/ForceUpdate") {
+        spec["TaskTemplate"]["ForceUpdate"] = force.clone();
+    }
+    engine
+        .update_service(&id, version, &service_spec_from_json(&spec)?, None)
+        .await?;
+    Ok(id)
+}
+
+/// `--on-failure rollback`: every service this apply updated goes back to its previous spec.
+async fn roll_back_updated<E: Engine>(
+    engine: &E,
+    plan: &Plan,
+    outcomes: &mut BTreeMap<String, ServiceOutcome>,
+    failed: &str,
+    options: &ApplyOptions,
+    events: &Events<'_>,
+) -> Result<(), ApplyError> {
+    let updated: BTreeSet<&str> = plan
+        .services
+        .iter()
+        .filter(|s| s.action == Action::Update)
+        .filter(|s| {
+            matches!(
+                outcomes.get(&s.name),
+                Some(
+                    ServiceOutcome::Converged
+                        | ServiceOutcome::Failed(_)
+                        | ServiceOutcome::Paused(_)
+                )
+            )
+        })
+        .map(|s| s.name.as_str())
+        .collect();
+    if updated.is_empty() {
+        return Ok(());
+    }
+    let live = engine.list_services_raw(&plan.stack).await?;
+    let mut watching = Vec::new();
+    for raw in &live {
+        let name = raw
+            .pointer("/Spec/Name")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if !updated.contains(name) {
+            continue;
+        }
+        let id = raw["ID"].as_str().unwrap_or_default().to_owned();
+        let version = raw
+            .pointer("/Version/Index")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        let spec = service_spec_from_json(&raw["Spec"])?;
+        match engine.rollback_service(&id, version, &spec).await {
+            Ok(_) => watching.push((name.to_owned(), id)),
+            Err(err) => events.emit(&ApplyEvent::Warning(format!(
+                "cannot roll back {name}: {err}"
+            ))),
+        }
+    }
+    let settled =
+        watch::await_rollouts(engine, &plan.stack, &watching, options.timeout, events).await?;
+    for (name, outcome) in settled {
+        let message = format!("rolled back after {failed} failed");
+        let result = match outcome {
+            ServiceOutcome::Converged | ServiceOutcome::RolledBack(_) => {
+                ServiceOutcome::RolledBack(message)
+            }
+            other => other,
+        };
+        outcomes.insert(name, result);
+    }
+    Ok(())
+}
+
+async fn remove_services<E: Engine>(
+    engine: &E,
+    plan: &Plan,
+    outcomes: &mut BTreeMap<String, ServiceOutcome>,
+    events: &Events<'_>,
+) {
+    for service in plan.services.iter().filter(|s| s.action == Action::Remove) {
+        let Some(id) = &service.live_id else { continue };
+        let outcome = match engine.remove_service(id).await {
+            Ok(()) => ServiceOutcome::Removed,
+            Err(err) if err.is_not_found() => ServiceOutcome::Removed,
+            Err(err) => {
+                events.emit(&ApplyEvent::Warning(format!(
+                    "cannot remove {}: {err}",
+                    service.name
+                )));
+                ServiceOutcome::Failed(err.to_string())
+            }
+        };
+        outcomes.insert(service.name.clone(), outcome);
+    }
+}

@@ -1,0 +1,104 @@
+//! The apply's view of rollout watching: written services handed to the [`Watcher`], its
+//! events turned into apply progress, its outcomes into [`ServiceOutcome`]s.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::converge::{Outcome, ProgressEvent, ServiceId, WatchEvent, WatchOptions, Watcher};
+use super::{ApplyError, ApplyEvent, Events, ServiceOutcome};
+use crate::engine::{Engine, EngineError};
+
+/// Watch `(name, id)` services of `stack` until each has an outcome (or `timeout` passes).
+pub async fn await_rollouts<E: Engine>(
+    engine: &E,
+    stack: &str,
+    services: &[(String, String)],
+    timeout: Option<Duration>,
+    events: &Events<'_>,
+) -> Result<BTreeMap<String, ServiceOutcome>, ApplyError> {
+    if services.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let watcher = Watcher::new(
+        engine,
+        stack,
+        WatchOptions {
+            timeout,
+            ..WatchOptions::default()
+        },
+    );
+    let ids: Vec<ServiceId> = services
+        .iter()
+        .map(|(_, id)| ServiceId::new(id.clone()))
+        .collect();
+    let mut last: BTreeMap<String, String> = BTreeMap::new();
+    let on_event = |event: &WatchEvent| {
+        if let WatchEvent::Progress(progress) = event {
+            let message = describe(progress);
+            // Only changes are worth a line in a log.
+            if last.get(&progress.name) != Some(&message) {
+                last.insert(progress.name.clone(), message.clone());
+                events.emit(&ApplyEvent::Progress {
+                    name: progress.name.clone(),
+                    message,
+                });
+            }
+        }
+    };
+    let outcomes = watcher
+        .watch(&ids, on_event)
+        .await
+        .map_err(|err| match err {
+            super::converge::ConvergeError::Engine(e) => ApplyError::Engine(e),
+            other => ApplyError::Engine(EngineError::Protocol {
+                message: other.to_string(),
+            }),
+        })?;
+    let names: BTreeMap<&str, &str> = services
+        .iter()
+        .map(|(name, id)| (id.as_str(), name.as_str()))
+        .collect();
+    Ok(outcomes
+        .into_iter()
+        .map(|(id, outcome)| {
+            let name = names
+                .get(id.as_str())
+                .copied()
+                .unwrap_or(id.as_str())
+                .to_owned();
+            (name, service_outcome(outcome))
+        })
+        .collect())
+}
+
+/// `2/3 tasks updated`, `3/3 running, checking stability`, `1/3 updating: task failed`.
+fn describe(progress: &ProgressEvent) -> String {
+    let state = match progress.state.as_str() {
+        "none" => String::new(),
+        state => format!(", {}", state.replace('_', " ")),
+    };
+    let stable = if progress.verifying.is_some() {
+        ", checking stability"
+    } else {
+        ""
+    };
+    let message = progress
+        .message
+        .as_deref()
+        .map(|m| format!(": {m}"))
+        .unwrap_or_default();
+    format!(
+        "{}/{} tasks up to date{state}{stable}{message}",
+        progress.updated, progress.desired
+    )
+}
+
+fn service_outcome(outcome: Outcome) -> ServiceOutcome {
+    let text = outcome.to_string();
+    match outcome {
+        Outcome::Converged => ServiceOutcome::Converged,
+        Outcome::RolledBack { .. } => ServiceOutcome::RolledBack(text),
+        Outcome::Paused { .. } | Outcome::RollbackPaused { .. } => ServiceOutcome::Paused(text),
+        Outcome::Failed { .. } | Outcome::TimedOut { .. } => ServiceOutcome::Failed(text),
+    }
+}

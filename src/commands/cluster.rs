@@ -1,0 +1,296 @@
+//! `status`, `history`, `rm` and `rollback`: commands about a deployed stack, not its files.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use miette::Report;
+use serde_json::Value;
+
+use super::output::emit;
+use super::{exit, prepare, progress};
+use crate::apply::record;
+use crate::apply::{Events, ServiceOutcome};
+use crate::cli::{RollbackArgs, StackCommandArgs};
+use crate::engine::spec::service_spec_from_json;
+use crate::engine::{ConnectOptions, DockerEngine, Engine, connect};
+use crate::model::StackName;
+
+fn block_on(
+    stack: &str,
+    host: Option<String>,
+    run: impl AsyncFnOnce(&DockerEngine, &StackName) -> Result<i32, Report>,
+) -> i32 {
+    let name = match StackName::new(stack) {
+        Ok(name) => name,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return exit::ERROR;
+        }
+    };
+    let result = prepare::runtime().block_on(async {
+        let engine = connect(&ConnectOptions { host })
+            .await
+            .map_err(Report::new)?;
+        engine
+            .probe()
+            .await
+            .and_then(|p| p.require_manager())
+            .map_err(Report::new)?;
+        run(&engine, &name).await
+    });
+    result.unwrap_or_else(|report| {
+        eprintln!("{report:?}");
+        exit::ERROR
+    })
+}
+
+fn name_of(service: &Value) -> &str {
+    service
+        .pointer("/Spec/Name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+#[must_use]
+pub fn status(args: &StackCommandArgs) -> i32 {
+    block_on(
+        &args.stack,
+        args.engine.host.clone(),
+        async |engine, stack| {
+            let services = engine
+                .list_services_raw(stack.as_str())
+                .await
+                .map_err(Report::new)?;
+            if services.is_empty() {
+                eprintln!("Nothing found in stack: {stack}");
+                return Ok(exit::ERROR);
+            }
+            let ids: Vec<String> = services
+                .iter()
+                .filter_map(|s| s["ID"].as_str().map(str::to_owned))
+                .collect();
+            let tasks = engine.list_tasks(&ids).await.map_err(Report::new)?;
+            let mut running: BTreeMap<&str, u64> = BTreeMap::new();
+            for task in &tasks {
+                let up = task
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.state)
+                    .is_some_and(|s| s.to_string() == "running");
+                let wanted = task
+                    .desired_state
+                    .is_some_and(|s| s.to_string() == "running");
+                if up && wanted {
+                    *running
+                        .entry(task.service_id.as_deref().unwrap_or_default())
+                        .or_default() += 1;
+                }
+            }
+            let mut out = format!(
+                "{:<32} {:<16} {:<10} {:<22} {}\n",
+                "SERVICE", "MODE", "REPLICAS", "UPDATE", "IMAGE"
+            );
+            for service in &services {
+                let id = service["ID"].as_str().unwrap_or_default();
+                let (mode, desired) = mode_and_desired(service);
+                let update = service
+                    .pointer("/UpdateStatus/State")
+                    .and_then(Value::as_str)
+                    .unwrap_or("-");
+                let image = service
+                    .pointer("/Spec/TaskTemplate/ContainerSpec/Image")
+                    .and_then(Value::as_str)
+                    .unwrap_or("?");
+                let replicas = format!("{}/{}", running.get(id).copied().unwrap_or(0), desired);
+                let _ = writeln!(
+                    out,
+                    "{:<32} {:<16} {:<10} {:<22} {}",
+                    name_of(service),
+                    mode,
+                    replicas,
+                    update,
+                    image
+                );
+            }
+            let history = record::read(engine, stack).await.map_err(Report::new)?;
+            match history.last() {
+                Some(last) => {
+                    let _ = writeln!(
+                        out,
+                        "\nLast apply: {} by {} from {}: {}",
+                        when(last.time),
+                        last.user,
+                        last.source,
+                        last.outcome
+                    );
+                }
+                None => out.push_str("\nNo apply recorded by stackctl.\n"),
+            }
+            emit(&out);
+            Ok(exit::OK)
+        },
+    )
+}
+
+fn mode_and_desired(service: &Value) -> (String, String) {
+    let mode = service.pointer("/Spec/Mode").and_then(Value::as_object);
+    match mode.and_then(|m| m.iter().next()) {
+        Some((kind, body)) if kind == "Replicated" => (
+            "replicated".into(),
+            body["Replicas"].as_u64().unwrap_or(1).to_string(),
+        ),
+        Some((kind, body)) if kind == "ReplicatedJob" => (
+            "replicated-job".into(),
+            body["TotalCompletions"].as_u64().unwrap_or(1).to_string(),
+        ),
+        Some((kind, _)) if kind == "GlobalJob" => ("global-job".into(), "-".into()),
+        _ => ("global".into(), "-".into()),
+    }
+}
+
+/// Seconds since the epoch as a UTC timestamp.
+fn when(secs: u64) -> String {
+    let days = secs / 86_400;
+    let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02} UTC")
+}
+
+#[must_use]
+pub fn history(args: &StackCommandArgs) -> i32 {
+    block_on(
+        &args.stack,
+        args.engine.host.clone(),
+        async |engine, stack| {
+            let entries = record::read(engine, stack).await.map_err(Report::new)?;
+            if entries.is_empty() {
+                emit(&format!(
+                    "No apply of stack {stack} recorded by stackctl.\n"
+                ));
+                return Ok(exit::OK);
+            }
+            let mut out = String::new();
+            for e in entries.iter().rev() {
+                let _ = writeln!(
+                    out,
+                    "{}  {}  {}\n  from {}",
+                    when(e.time),
+                    e.user,
+                    e.outcome,
+                    e.source
+                );
+                for (what, list) in [
+                    ("created", &e.created),
+                    ("updated", &e.updated),
+                    ("removed", &e.removed),
+                ] {
+                    if !list.is_empty() {
+                        let _ = writeln!(out, "  {what}: {}", list.join(", "));
+                    }
+                }
+            }
+            emit(&out);
+            Ok(exit::OK)
+        },
+    )
+}
+
+#[must_use]
+pub fn rm(args: &StackCommandArgs) -> i32 {
+    block_on(
+        &args.stack,
+        args.engine.host.clone(),
+        async |engine, stack| {
+            let report = crate::apply::remove::remove_stack(engine, stack, &|line: &str| {
+                eprintln!("{line}")
+            })
+            .await
+            .map_err(Report::new)?;
+            Ok(if report { exit::OK } else { exit::ERROR })
+        },
+    )
+}
+
+#[must_use]
+pub fn rollback(args: &RollbackArgs) -> i32 {
+    let timeout = args.timeout;
+    block_on(
+        &args.stack,
+        args.engine.host.clone(),
+        async |engine, stack| {
+            let services = engine
+                .list_services_raw(stack.as_str())
+                .await
+                .map_err(Report::new)?;
+            let wanted = |s: &Value| {
+                let name = name_of(s);
+                let key = name.strip_prefix(&format!("{stack}_")).unwrap_or(name);
+                args.services.is_empty() || args.services.iter().any(|w| w == name || w == key)
+            };
+            let mut watching = Vec::new();
+            for service in services.iter().filter(|s| wanted(s)) {
+                if service.get("PreviousSpec").is_none_or(Value::is_null) {
+                    eprintln!("{}: no previous spec to roll back to", name_of(service));
+                    continue;
+                }
+                let id = service["ID"].as_str().unwrap_or_default().to_owned();
+                let version = service
+                    .pointer("/Version/Index")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
+                let spec = service_spec_from_json(&service["Spec"]).map_err(Report::new)?;
+                engine
+                    .rollback_service(&id, version, &spec)
+                    .await
+                    .map_err(Report::new)?;
+                eprintln!("rolling back {}", name_of(service));
+                watching.push((name_of(service).to_owned(), id));
+            }
+            if watching.is_empty() {
+                return Ok(exit::ERROR);
+            }
+            let started = Instant::now();
+            let printer = progress::Printer::new(started);
+            let sink = |event: &crate::apply::ApplyEvent| printer.event(event);
+            let outcomes = crate::apply::watch::await_rollouts(
+                engine,
+                stack.as_str(),
+                &watching,
+                timeout,
+                &Events(&sink),
+            )
+            .await
+            .map_err(Report::new)?;
+            let report = crate::apply::ApplyReport {
+                services: outcomes
+                    .into_iter()
+                    .map(|(name, outcome)| {
+                        // A manual rollback that converged is what was asked for.
+                        let outcome = if let ServiceOutcome::RolledBack(_) = outcome {
+                            ServiceOutcome::Converged
+                        } else {
+                            outcome
+                        };
+                        (name, outcome)
+                    })
+                    .collect(),
+            };
+            progress::summary(&report, started.elapsed());
+            Ok(if report.is_success() {
+                exit::OK
+            } else {
+                exit::ERROR
+            })
+        },
+    )
+}

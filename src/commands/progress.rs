@@ -1,0 +1,73 @@
+//! Apply progress as one line per event (what CI logs want, and readable on a terminal), and
+//! the closing summary of what each service ended as.
+
+use std::time::{Duration, Instant};
+
+use crate::apply::{ApplyEvent, ApplyReport, ServiceOutcome};
+use crate::plan::Action;
+
+pub struct Printer {
+    started: Instant,
+}
+
+impl Printer {
+    #[must_use]
+    pub fn new(started: Instant) -> Self {
+        Self { started }
+    }
+
+    pub fn event(&self, event: &ApplyEvent) {
+        let at = self.started.elapsed().as_secs_f64();
+        let line = match event {
+            ApplyEvent::Object { kind, name, action } => {
+                format!("{} {} {name}", verb(*action), kind.word())
+            }
+            ApplyEvent::ServiceWritten { name, action } => {
+                format!("{} service {name}", verb(*action))
+            }
+            ApplyEvent::Progress { name, message } => format!("{name}: {message}"),
+            ApplyEvent::ServiceDone { .. } => return,
+            ApplyEvent::Warning(message) => format!("warning: {message}"),
+        };
+        eprintln!("[{at:6.1}s] {line}");
+    }
+}
+
+fn verb(action: Action) -> &'static str {
+    match action {
+        Action::Create => "created",
+        Action::Update => "updated",
+        Action::Remove => "removed",
+        Action::Unchanged => "checked",
+    }
+}
+
+#[must_use]
+pub fn describe(outcome: &ServiceOutcome) -> String {
+    match outcome {
+        ServiceOutcome::Converged => "converged".into(),
+        ServiceOutcome::Written => "written (not watched: --detach)".into(),
+        ServiceOutcome::Removed => "removed".into(),
+        ServiceOutcome::RolledBack(why) => format!("rolled back: {why}"),
+        ServiceOutcome::Paused(why) => format!(
+            "paused: {why} (resume with `docker service update --detach=false <service>` after fixing it, or `stackctl rollback`)"
+        ),
+        ServiceOutcome::Failed(why) => format!("failed: {why}"),
+        ServiceOutcome::NotStarted(why) => format!("not started: {why}"),
+    }
+}
+
+pub fn summary(report: &ApplyReport, elapsed: Duration) {
+    let mut out = String::from("\n");
+    for (name, outcome) in &report.services {
+        let mark = if outcome.is_success() { "ok  " } else { "FAIL" };
+        out.push_str(&format!("  {mark} {name}: {}\n", describe(outcome)));
+    }
+    let verdict = if report.is_success() {
+        "Apply complete"
+    } else {
+        "Apply FAILED"
+    };
+    out.push_str(&format!("{verdict} in {:.1}s.\n", elapsed.as_secs_f64()));
+    super::output::emit(&out);
+}
