@@ -9,6 +9,8 @@
 
 mod assess;
 mod event;
+#[cfg(test)]
+mod recorded;
 mod service;
 mod tracker;
 

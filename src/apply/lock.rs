@@ -55,10 +55,29 @@ fn now() -> u64 {
 /// Who is applying: user, host and process, for the message another apply shows.
 #[must_use]
 pub fn owner() -> String {
-    let user = std::env::var("USER").unwrap_or_else(|_| "someone".into());
+    let user = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| user_from_passwd());
     let host = std::fs::read_to_string("/etc/hostname")
         .map_or_else(|_| "unknown host".into(), |h| h.trim().to_owned());
     format!("{user}@{host} (pid {})", std::process::id())
+}
+
+/// The name of this process's user when the environment does not say (cron, containers).
+fn user_from_passwd() -> String {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap_or("?")
+        .to_owned();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.get(2) == Some(&uid.as_str()))
+        .map_or_else(|| format!("uid {uid}"), |f| f[0].to_owned())
 }
 
 impl StackLock {

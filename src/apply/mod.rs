@@ -58,9 +58,9 @@ pub enum ServiceOutcome {
     Written,
     /// Removed (`--prune`).
     Removed,
-    /// Swarm rolled the update back (failure_action rollback, or `--on-failure rollback`).
+    /// Swarm rolled the update back (`failure_action` rollback, or `--on-failure rollback`).
     RolledBack(String),
-    /// The update is paused (failure_action pause); the service runs a mix of versions.
+    /// The update is paused (`failure_action` pause); the service runs a mix of versions.
     Paused(String),
     /// Tasks fail, the write was refused, or the wait timed out.
     Failed(String),

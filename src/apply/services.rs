@@ -169,7 +169,7 @@ async fn write<E: Engine>(
 }
 
 /// Someone else changed the service since the plan was read: read it again and retry once,
-/// keeping their ForceUpdate counter (a restart they forced is not undone).
+/// keeping their `ForceUpdate` counter (a restart they forced is not undone).
 async fn retry_update<E: Engine>(
     engine: &E,
     plan: &Plan,

@@ -50,9 +50,11 @@ pub async fn await_rollouts<E: Engine>(
         .await
         .map_err(|err| match err {
             super::converge::ConvergeError::Engine(e) => ApplyError::Engine(e),
-            other => ApplyError::Engine(EngineError::Protocol {
-                message: other.to_string(),
-            }),
+            super::converge::ConvergeError::Malformed(m) => {
+                ApplyError::Engine(EngineError::Protocol {
+                    message: m.to_string(),
+                })
+            }
         })?;
     let names: BTreeMap<&str, &str> = services
         .iter()
@@ -66,7 +68,7 @@ pub async fn await_rollouts<E: Engine>(
                 .copied()
                 .unwrap_or(id.as_str())
                 .to_owned();
-            (name, service_outcome(outcome))
+            (name, service_outcome(&outcome))
         })
         .collect())
 }
@@ -93,7 +95,7 @@ fn describe(progress: &ProgressEvent) -> String {
     )
 }
 
-fn service_outcome(outcome: Outcome) -> ServiceOutcome {
+fn service_outcome(outcome: &Outcome) -> ServiceOutcome {
     let text = outcome.to_string();
     match outcome {
         Outcome::Converged => ServiceOutcome::Converged,

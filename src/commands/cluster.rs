@@ -212,7 +212,7 @@ pub fn rm(args: &StackCommandArgs) -> i32 {
         args.engine.host.clone(),
         async |engine, stack| {
             let report = crate::apply::remove::remove_stack(engine, stack, &|line: &str| {
-                eprintln!("{line}")
+                eprintln!("{line}");
             })
             .await
             .map_err(Report::new)?;

@@ -1,6 +1,7 @@
 //! Apply progress as one line per event (what CI logs want, and readable on a terminal), and
 //! the closing summary of what each service ended as.
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use crate::apply::{ApplyEvent, ApplyReport, ServiceOutcome};
@@ -61,13 +62,13 @@ pub fn summary(report: &ApplyReport, elapsed: Duration) {
     let mut out = String::from("\n");
     for (name, outcome) in &report.services {
         let mark = if outcome.is_success() { "ok  " } else { "FAIL" };
-        out.push_str(&format!("  {mark} {name}: {}\n", describe(outcome)));
+        let _ = writeln!(out, "  {mark} {name}: {}", describe(outcome));
     }
     let verdict = if report.is_success() {
         "Apply complete"
     } else {
         "Apply FAILED"
     };
-    out.push_str(&format!("{verdict} in {:.1}s.\n", elapsed.as_secs_f64()));
+    let _ = writeln!(out, "{verdict} in {:.1}s.", elapsed.as_secs_f64());
     super::output::emit(&out);
 }
