@@ -232,6 +232,7 @@ impl Loader {
         substitute::substitute(&mut root, lookup, &self.sources, &mut self.diags);
         let mut decoder = Decoder {
             diags: &mut self.diags,
+            version: (3, 13),
         };
         let mut stack = decode::decode_file(&mut decoder, &root, working_dir)?;
         for service in stack.services.values_mut() {

@@ -29,6 +29,13 @@ const fn case(
 
 const CASES: &[Case] = &[
     case(
+        "key newer than the file's version",
+        "version: \"3.0\"\nservices:\n  web:\n    image: a\n    init: true\n",
+        5,
+        5,
+        "`init` needs compose file version 3.7 or later; this file says 3.0",
+    ),
+    case(
         "unknown service key",
         "services:\n  web:\n    image: a\n    imgae: b\n",
         4,

@@ -51,10 +51,26 @@ impl Decoder<'_> {
         };
         for (key, _) in entries {
             let name = key.value.as_str();
-            if allowed.contains(&name) || (extensions && name.starts_with("x-")) {
+            let is_extension = extensions && name.starts_with("x-");
+            if !(allowed.contains(&name) || is_extension) {
+                self.unknown_key(key, path, allowed);
                 continue;
             }
-            self.unknown_key(key, path, allowed);
+            let since = if is_extension {
+                Some(super::versions::extensions_since(path)).filter(|v| *v > self.version)
+            } else {
+                super::versions::too_new(path, name, self.version)
+            };
+            if let Some((major, minor)) = since {
+                let (have_major, have_minor) = self.version;
+                let message = format!(
+                    "`{name}` needs compose file version {major}.{minor} or later; this file says {have_major}.{have_minor}"
+                );
+                let diag = crate::load::Diagnostic::error("stackctl::load::version", message)
+                    .at(key.span, "not in this file's version")
+                    .with_help(format!("raise `version:` to \"{major}.{minor}\" or later, or remove it (the newest is used)"));
+                self.push(diag);
+            }
         }
         Some(Fields { entries })
     }

@@ -9,6 +9,7 @@ mod service;
 mod short_volume;
 mod top_level;
 mod units;
+mod versions;
 
 pub use ports::parse_port_spec;
 pub use short_volume::parse_short_volume;
@@ -25,6 +26,8 @@ pub(crate) use fields::Fields;
 /// Collects findings while decoding one file.
 pub(crate) struct Decoder<'d> {
     pub diags: &'d mut Diagnostics,
+    /// The file's compose version: keys newer than it are refused, as docker refuses them.
+    pub version: (u32, u32),
 }
 
 impl Decoder<'_> {

@@ -20,12 +20,14 @@ pub const DEFAULT_VERSION: &str = "3.13";
 
 /// Decode one file's tree. `working_dir` resolves relative `file:` paths.
 pub(crate) fn decode_file(d: &mut Decoder<'_>, root: &Node, working_dir: &Path) -> Option<Stack> {
+    let version = root
+        .get("version")
+        .and_then(|n| version(d, n))
+        .unwrap_or_else(|| DEFAULT_VERSION.into());
+    d.version = super::versions::parse(&version);
     let f = d.fields(root, "", TOP_KEYS, true)?;
     let mut stack = Stack {
-        version: f
-            .get("version")
-            .and_then(|n| version(d, n))
-            .unwrap_or_else(|| DEFAULT_VERSION.into()),
+        version,
         working_dir: working_dir.to_path_buf(),
         ..Stack::default()
     };

@@ -1,0 +1,117 @@
+//! Keys that only later compose file versions allow: a file that says `version: "3.0"` is held
+//! to the 3.0 schema, as docker holds it (files without a version get the newest, 3.13).
+
+/// `(path pattern, key, first version)`. Patterns name every service, network, ... with `*` and
+/// every list item with `[]`.
+const INTRODUCED: &[(&str, &str, (u32, u32))] = &[
+    ("", "secrets", (3, 1)),
+    ("services.*", "secrets", (3, 1)),
+    ("networks.*", "attachable", (3, 2)),
+    ("services.*.deploy", "endpoint_mode", (3, 2)),
+    ("", "configs", (3, 3)),
+    ("services.*", "configs", (3, 3)),
+    ("services.*", "credential_spec", (3, 3)),
+    ("services.*.deploy.placement", "preferences", (3, 3)),
+    ("services.*.deploy.update_config", "order", (3, 4)),
+    ("services.*.healthcheck", "start_period", (3, 4)),
+    ("volumes.*", "name", (3, 4)),
+    ("networks.*", "name", (3, 5)),
+    ("secrets.*", "name", (3, 5)),
+    ("configs.*", "name", (3, 5)),
+    ("services.*", "isolation", (3, 5)),
+    ("services.*.volumes.[].tmpfs", "size", (3, 6)),
+    ("services.*", "init", (3, 7)),
+    ("services.*.deploy", "rollback_config", (3, 7)),
+    (
+        "services.*.deploy.placement",
+        "max_replicas_per_node",
+        (3, 8),
+    ),
+    ("secrets.*", "driver", (3, 8)),
+    ("secrets.*", "driver_opts", (3, 8)),
+    ("secrets.*", "template_driver", (3, 8)),
+    ("configs.*", "template_driver", (3, 8)),
+    ("services.*.credential_spec", "config", (3, 8)),
+    ("services.*.deploy.resources.limits", "pids", (3, 9)),
+    ("services.*", "cgroupns_mode", (3, 9)),
+    ("services.*.healthcheck", "start_interval", (3, 12)),
+    ("services.*", "oom_score_adj", (3, 13)),
+    ("services.*.networks.*", "driver_opts", (3, 13)),
+];
+
+/// Where `x-` extension keys became allowed.
+pub(crate) fn extensions_since(path: &str) -> (u32, u32) {
+    if path.is_empty() { (3, 4) } else { (3, 7) }
+}
+
+/// Turn `services.web.volumes[2].tmpfs` into `services.*.volumes.[].tmpfs`.
+fn pattern(path: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for (i, segment) in path.split('.').enumerate() {
+        let (name, indexed) = match segment.find('[') {
+            Some(at) => (&segment[..at], true),
+            None => (segment, false),
+        };
+        let top = matches!(
+            parts.first().map(String::as_str),
+            Some("services" | "networks" | "volumes" | "secrets" | "configs")
+        );
+        let is_object_name = i == 1 && top;
+        let is_service_network =
+            parts.len() == 3 && parts[0] == "services" && parts[2] == "networks";
+        parts.push(if is_object_name || is_service_network {
+            "*".to_owned()
+        } else {
+            name.to_owned()
+        });
+        if indexed {
+            parts.push("[]".to_owned());
+        }
+    }
+    if path.is_empty() {
+        String::new()
+    } else {
+        parts.join(".")
+    }
+}
+
+/// The version that introduced `key` under `path`, if it is newer than `version`.
+pub(crate) fn too_new(path: &str, key: &str, version: (u32, u32)) -> Option<(u32, u32)> {
+    let pattern = pattern(path);
+    INTRODUCED
+        .iter()
+        .find(|(p, k, _)| *p == pattern && *k == key)
+        .map(|(_, _, since)| *since)
+        .filter(|since| *since > version)
+}
+
+/// `"3.8"` -> (3, 8).
+pub(crate) fn parse(version: &str) -> (u32, u32) {
+    let mut parts = version.split('.').map(|p| p.parse().unwrap_or(0));
+    (parts.next().unwrap_or(3), parts.next().unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_held_to_the_files_version() {
+        assert_eq!(too_new("services.web", "init", (3, 0)), Some((3, 7)));
+        assert_eq!(too_new("services.web", "init", (3, 7)), None);
+        assert_eq!(
+            too_new("services.web.deploy.update_config", "order", (3, 3)),
+            Some((3, 4))
+        );
+        assert_eq!(
+            too_new("services.web.volumes[0].tmpfs", "size", (3, 5)),
+            Some((3, 6))
+        );
+        assert_eq!(
+            too_new("services.web.networks.front", "driver_opts", (3, 12)),
+            Some((3, 13))
+        );
+        assert_eq!(too_new("", "configs", (3, 2)), Some((3, 3)));
+        assert_eq!(too_new("services.web", "image", (3, 0)), None);
+    }
+}
