@@ -105,7 +105,7 @@ impl<'e, E: Engine> Watcher<'e, E> {
             match self.observe(&watch.pending_ids()).await {
                 Ok(snapshot) => {
                     read_errors = 0;
-                    watch.take(snapshot, Instant::now(), &mut on_event)?;
+                    watch.take(&snapshot, Instant::now(), &mut on_event)?;
                 }
                 Err(err) if err.is_retryable() && read_errors < self.options.max_read_errors => {
                     read_errors += 1;
@@ -200,7 +200,7 @@ impl Watch {
 
     fn take(
         &mut self,
-        snapshot: Snapshot,
+        snapshot: &Snapshot,
         now: Instant,
         on_event: &mut impl FnMut(&WatchEvent),
     ) -> Result<(), MalformedService> {

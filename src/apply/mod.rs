@@ -36,6 +36,8 @@ pub struct ApplyOptions {
     pub timeout: Option<Duration>,
     /// Return right after the writes, without watching rollouts.
     pub detach: bool,
+    /// Send registry credentials with service writes (`--with-registry-auth`).
+    pub registry_auth: bool,
 }
 
 impl Default for ApplyOptions {
@@ -45,6 +47,7 @@ impl Default for ApplyOptions {
             max_parallel: 4,
             timeout: None,
             detach: false,
+            registry_auth: false,
         }
     }
 }

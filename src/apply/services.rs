@@ -8,6 +8,9 @@ use serde_json::Value;
 use super::{
     ApplyError, ApplyEvent, ApplyOptions, ApplyReport, Events, OnFailure, ServiceOutcome, watch,
 };
+use bollard::auth::DockerCredentials;
+
+use crate::engine::registry_auth::credentials_for;
 use crate::engine::spec::service_spec_from_json;
 use crate::engine::{Engine, EngineError};
 use crate::plan::{Action, Plan, ServicePlan};
@@ -67,8 +70,12 @@ pub(super) async fn roll_out<E: Engine>(
                     to_write.push(*service);
                 }
             }
-            let written =
-                futures::future::join_all(to_write.iter().map(|s| write(engine, plan, s))).await;
+            let written = futures::future::join_all(
+                to_write
+                    .iter()
+                    .map(|s| write(engine, plan, s, options.registry_auth)),
+            )
+            .await;
             let mut watching = Vec::new();
             for (service, result) in to_write.iter().zip(written) {
                 match result {
@@ -144,19 +151,30 @@ async fn write<E: Engine>(
     engine: &E,
     plan: &Plan,
     service: &ServicePlan,
+    registry_auth: bool,
 ) -> Result<String, ApplyError> {
     let spec = service
         .spec
         .as_ref()
         .ok_or_else(|| ApplyError::Bug(format!("service {} has no spec", service.name)))?;
     let typed = service_spec_from_json(spec)?;
+    let image = spec
+        .pointer("/TaskTemplate/ContainerSpec/Image")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let auth = if registry_auth {
+        credentials_for(image)
+    } else {
+        None
+    };
+    let auth = auth.as_ref();
     match (service.action, &service.live_id, service.live_version) {
-        (Action::Create, _, _) => Ok(engine.create_service(&typed, None).await?.id),
+        (Action::Create, _, _) => Ok(engine.create_service(&typed, auth).await?.id),
         (Action::Update, Some(id), Some(version)) => {
-            match engine.update_service(id, version, &typed, None).await {
+            match engine.update_service(id, version, &typed, auth).await {
                 Ok(_) => Ok(id.clone()),
                 Err(EngineError::VersionConflict { .. }) => {
-                    retry_update(engine, plan, service, spec).await
+                    retry_update(engine, plan, service, auth, spec).await
                 }
                 Err(err) => Err(err.into()),
             }
@@ -174,6 +192,7 @@ async fn retry_update<E: Engine>(
     engine: &E,
     plan: &Plan,
     service: &ServicePlan,
+    auth: Option<&DockerCredentials>,
     spec: &Value,
 ) -> Result<String, ApplyError> {
     let fresh = engine.list_services_raw(&plan.stack).await?;
@@ -196,7 +215,7 @@ async fn retry_update<E: Engine>(
         spec["TaskTemplate"]["ForceUpdate"] = force.clone();
     }
     engine
-        .update_service(&id, version, &service_spec_from_json(&spec)?, None)
+        .update_service(&id, version, &service_spec_from_json(&spec)?, auth)
         .await?;
     Ok(id)
 }

@@ -159,6 +159,19 @@ pub struct PlanArgs {
     /// Show values of environment variables whose names look secret (PASSWORD, TOKEN, ...).
     #[arg(long)]
     pub show_sensitive: bool,
+    #[command(flatten)]
+    pub images: ImageArgs,
+}
+
+/// How images are pinned and pulled.
+#[derive(Debug, Args)]
+pub struct ImageArgs {
+    /// Query the registry for image digests: always, when the image changed, or never.
+    #[arg(long, value_enum, default_value_t = crate::observe::images::ResolveImage::Changed)]
+    pub resolve_image: crate::observe::images::ResolveImage,
+    /// Send registry credentials from the docker config file to the swarm nodes.
+    #[arg(long)]
+    pub with_registry_auth: bool,
 }
 
 #[derive(Debug, Args)]
@@ -196,6 +209,8 @@ pub struct ApplyArgs {
     /// Show values of environment variables whose names look secret.
     #[arg(long)]
     pub show_sensitive: bool,
+    #[command(flatten)]
+    pub images: ImageArgs,
 }
 
 /// Go-style durations (`90s`, `1m30s`), as stack files write them.

@@ -67,7 +67,14 @@ async fn apply_with<E: Engine>(
         eprintln!("removed the apply lock of stack {}", prepared.name);
     }
     let options = PlanOptions { prune: args.prune };
-    let plan = prepare::plan_with(engine, prepared, options).await?;
+    let plan = prepare::plan_with_images(
+        engine,
+        prepared,
+        options,
+        args.images.resolve_image,
+        args.images.with_registry_auth,
+    )
+    .await?;
     let render = RenderOptions {
         color: use_color(std::io::stdout().is_terminal()),
         show_sensitive: args.show_sensitive,
@@ -122,7 +129,14 @@ async fn apply_locked<E: Engine>(
     options: PlanOptions,
 ) -> Result<i32, Report> {
     // The cluster may have moved while the user read the plan: apply what is true now.
-    let plan = prepare::plan_with(engine, prepared, options).await?;
+    let plan = prepare::plan_with_images(
+        engine,
+        prepared,
+        options,
+        args.images.resolve_image,
+        args.images.with_registry_auth,
+    )
+    .await?;
     if !plan.has_changes() {
         println!("No changes left to apply: the stack already matches the files.");
         return Ok(exit::OK);
@@ -142,6 +156,7 @@ async fn apply_locked<E: Engine>(
         max_parallel: args.max_parallel_services,
         timeout: args.timeout,
         detach: args.detach,
+        registry_auth: args.images.with_registry_auth,
     };
     let started = Instant::now();
     let printer = progress::Printer::new(started);

@@ -17,7 +17,12 @@ pub fn run(args: &PlanArgs) -> i32 {
     };
     let runtime = prepare::runtime();
     let options = crate::plan::PlanOptions { prune: args.prune };
-    let plan = match runtime.block_on(prepare::plan(&prepared, args.engine.host.clone(), options)) {
+    let plan = match runtime.block_on(prepare::plan(
+        &prepared,
+        args.engine.host.clone(),
+        options,
+        &args.images,
+    )) {
         Ok(plan) => plan,
         Err(report) => {
             eprintln!("{report:?}");

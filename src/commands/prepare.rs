@@ -4,10 +4,12 @@
 use miette::Report;
 
 use super::{load_or_report, stack_name};
-use crate::cli::{FileArgs, StackArgs};
+use crate::cli::{FileArgs, ImageArgs, StackArgs};
 use crate::convert::{Desired, convert, read_object_files};
+use crate::engine::registry_auth::credentials_for;
 use crate::engine::{ConnectOptions, Engine, connect};
 use crate::model::StackName;
+use crate::observe::images::{ResolveImage, resolve_images};
 use crate::observe::observe;
 use crate::plan::{Plan, PlanOptions, build};
 
@@ -62,19 +64,49 @@ pub async fn plan(
     prepared: &Prepared,
     host: Option<String>,
     options: PlanOptions,
+    images: &ImageArgs,
 ) -> Result<Plan, Report> {
     let engine = connect(&ConnectOptions { host })
         .await
         .map_err(Report::new)?;
-    plan_with(&engine, prepared, options).await
+    plan_with_images(
+        &engine,
+        prepared,
+        options,
+        images.resolve_image,
+        images.with_registry_auth,
+    )
+    .await
 }
 
-/// The same, on a given engine (tests count its calls).
+/// The same, on a given engine (tests count its calls), with stackctl's default image rule.
 pub async fn plan_with<E: Engine>(
     engine: &E,
     prepared: &Prepared,
     options: PlanOptions,
 ) -> Result<Plan, Report> {
+    plan_with_images(engine, prepared, options, ResolveImage::default(), false).await
+}
+
+/// Observe, pin image digests per `resolve`, and build the plan.
+pub async fn plan_with_images<E: Engine>(
+    engine: &E,
+    prepared: &Prepared,
+    options: PlanOptions,
+    resolve: ResolveImage,
+    registry_auth: bool,
+) -> Result<Plan, Report> {
     let live = observe(engine, &prepared.name).await.map_err(Report::new)?;
-    build(&prepared.name, &prepared.desired, &live, options).map_err(Report::new)
+    let mut desired = prepared.desired.clone();
+    let auth = |image: &str| {
+        if registry_auth {
+            credentials_for(image)
+        } else {
+            None
+        }
+    };
+    for warning in resolve_images(engine, &mut desired, &live, resolve, &auth).await {
+        eprintln!("warning: {warning}");
+    }
+    build(&prepared.name, &desired, &live, options).map_err(Report::new)
 }

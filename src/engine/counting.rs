@@ -12,7 +12,7 @@ use bollard::models::{
     ServiceSpec, Task,
 };
 
-use super::{Created, Engine, EngineError, Probe};
+use super::{Created, Engine, EngineError, Probe, ResolvedImage};
 
 /// One [`Engine`] method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -23,6 +23,7 @@ pub enum Call {
     ListNetworks,
     ListConfigs,
     ListSecrets,
+    ResolveImage,
     ListAllNetworks,
     ListAllConfigs,
     ListAllSecrets,
@@ -197,6 +198,15 @@ impl<E: Engine> Engine for Counting<E> {
     fn list_secrets(&self, stack: &str) -> impl Future<Output = Answer<Vec<Secret>>> + Send {
         self.record(Call::ListSecrets);
         self.inner.list_secrets(stack)
+    }
+
+    fn resolve_image(
+        &self,
+        image: &str,
+        auth: Option<&DockerCredentials>,
+    ) -> impl Future<Output = Answer<ResolvedImage>> + Send {
+        self.record(Call::ResolveImage);
+        self.inner.resolve_image(image, auth)
     }
 
     fn list_all_networks(&self) -> impl Future<Output = Answer<Vec<Network>>> + Send {

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use super::error::Context;
 use super::raw;
 use super::transport::{self, TIMEOUT_SECONDS};
-use super::{Created, Endpoint, Engine, EngineError, Probe};
+use super::{Created, Endpoint, Engine, EngineError, Probe, ResolvedImage};
 use crate::model::NAMESPACE_LABEL;
 
 /// A connected daemon. Cheap to clone: clones share one bollard client.
@@ -144,6 +144,27 @@ impl Engine for DockerEngine {
 
     async fn list_secrets(&self, stack: &str) -> Result<Vec<Secret>, EngineError> {
         self.secrets(label_filter(stack)).await
+    }
+
+    async fn resolve_image(
+        &self,
+        image: &str,
+        auth: Option<&DockerCredentials>,
+    ) -> Result<ResolvedImage, EngineError> {
+        let inspect = self
+            .docker
+            .inspect_registry_image(image, auth.cloned())
+            .await;
+        let inspect = inspect.map_err(self.fail(&format!("image {image}")))?;
+        let platforms = inspect
+            .platforms
+            .into_iter()
+            .map(|p| (p.architecture.unwrap_or_default(), p.os.unwrap_or_default()))
+            .collect();
+        Ok(ResolvedImage {
+            digest: inspect.descriptor.digest.unwrap_or_default(),
+            platforms,
+        })
     }
 
     async fn list_all_networks(&self) -> Result<Vec<Network>, EngineError> {

@@ -13,6 +13,7 @@ mod docker;
 mod error;
 mod probe;
 mod raw;
+pub mod registry_auth;
 pub mod spec;
 mod transport;
 mod version_pin;
@@ -32,6 +33,14 @@ pub use error::EngineError;
 pub use probe::Probe;
 
 /// What the daemon answered to a create: the new object's ID and any warnings to show the user.
+/// A registry's answer about an image: its digest and the platforms it is built for.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResolvedImage {
+    pub digest: String,
+    /// `(architecture, os)` pairs.
+    pub platforms: Vec<(String, String)>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Created {
     pub id: String,
@@ -85,6 +94,14 @@ pub trait Engine: Send + Sync {
     /// Every network, config or secret of the swarm, in one call each. The planner needs them
     /// all: docker adopts same-named configs and secrets, resolves external networks by name,
     /// and attachment targets come back as network IDs.
+    /// Ask the daemon to look `image` up in its registry: its digest and platforms
+    /// (`GET /distribution/{image}/json`), as `docker stack deploy --resolve-image` does.
+    fn resolve_image(
+        &self,
+        image: &str,
+        auth: Option<&DockerCredentials>,
+    ) -> impl Future<Output = Result<ResolvedImage, EngineError>> + Send;
+
     fn list_all_networks(&self) -> impl Future<Output = Result<Vec<Network>, EngineError>> + Send;
 
     fn list_all_configs(&self) -> impl Future<Output = Result<Vec<Config>, EngineError>> + Send;

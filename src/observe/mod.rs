@@ -4,6 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde_json::Value;
 
+pub mod images;
+
 use crate::diff::DaemonApi;
 use crate::engine::{Engine, EngineError};
 use crate::model::StackName;

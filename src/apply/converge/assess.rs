@@ -168,6 +168,9 @@ pub struct Assessment {
     /// During a rollback: the newest new failure of the tasks *not* on the restored spec, i.e.
     /// usually why the update was rolled back (those tasks no longer count as current).
     pub rolled_back_error: Option<String>,
+    /// `Status.Err` of a current-spec task that has not reached its target state, e.g.
+    /// "no suitable node (…)": why a rollout may wait forever (swarm has no timeout for it).
+    pub waiting_error: Option<String>,
     pub verdict: Verdict,
 }
 
@@ -249,6 +252,7 @@ pub fn assess(
         monitor: service.config.monitor,
         failures,
         rolled_back_error,
+        waiting_error: waiting_error(service.mode, &current),
         verdict: Verdict::InProgress,
     };
     assessment.verdict = verdict(&service, &assessment, policy.max_task_failures);
@@ -398,6 +402,21 @@ fn failures_of(mode: Mode, tasks: &[&Task], known: &HashSet<String>) -> Vec<Task
         .collect();
     failed.sort_by(|a, b| a.0.cmp(&b.0));
     failed.into_iter().map(|(_, f)| f).collect()
+}
+
+fn waiting_error(mode: Mode, current: &[&Task]) -> Option<String> {
+    let target = if mode.is_job() {
+        TaskState::COMPLETE
+    } else {
+        TaskState::RUNNING
+    };
+    current
+        .iter()
+        .filter(|t| is_before(t, target))
+        .filter_map(|t| Some((timestamp_key(t), t.status.as_ref()?.err.clone()?)))
+        .filter(|(_, err)| !err.is_empty())
+        .max()
+        .map(|(_, err)| err)
 }
 
 fn is_failure(mode: Mode, task: &Task) -> bool {

@@ -42,145 +42,114 @@ fn summary(service: &Value, tasks: &[Task], down: &[&str], known: &HashSet<Strin
 
 const UNHEALTHY: &str = "task: non-zero exit (1): dockerexec: unhealthy container";
 
+fn check_recording(name: &str, fixture: &str, expected: &[String]) {
+    let known = HashSet::new();
+    let seen: Vec<String> = load(fixture)
+        .iter()
+        .map(|s| summary(&s.service, &s.tasks, &[], &known))
+        .collect();
+    assert_eq!(seen, expected, "{name}");
+}
+
+fn in_progress<S: AsRef<str>>(rows: &[S]) -> Vec<String> {
+    rows.iter()
+        .map(|r| format!("{} | in progress", r.as_ref()))
+        .collect()
+}
+
+fn gave_up(n: u32, error: &str) -> String {
+    format!("failed: {n} tasks failed (stackctl gives up after 3); the last: {error}")
+}
+
 #[test]
-fn recorded_rollouts_read_as_they_happened() {
-    let paused = "paused: update paused due to failure or early termination of task \
-                  yfsgzet3n1yxgtscyep8lmzuh";
-    let rolled_back = "rolled back: update rolled back due to failure or early termination of \
-                       task hwfmc7hjop8wxl0k7vp7irllk";
-    let gave_up = |n| format!("failed: {n} tasks failed (stackctl gives up after 3); the last: ");
-    let cases: [(&str, &str, Vec<String>); 9] = [
-        (
-            "start-first, 3 replicas, parallelism 1",
-            START_FIRST,
-            vec![
-                "1/3 updating in_flight=1 failures=0 | in progress".into(),
-                "2/3 updating in_flight=0 failures=0 | in progress".into(),
-                "2/3 updating in_flight=1 failures=0 | in progress".into(),
-                // Every slot is replaced, but swarm is still monitoring: not converged yet.
-                "3/3 updating in_flight=0 failures=0 | in progress".into(),
-                "3/3 completed in_flight=0 failures=0 | converged".into(),
-            ],
-        ),
-        (
-            "failure action rollback",
-            ROLLBACK,
-            vec![
-                "0/2 updating in_flight=1 failures=0 | in progress".into(),
-                "0/2 updating in_flight=1 failures=0 | in progress".into(),
-                // The spec is the old one again; the failed app:bad task no longer counts.
-                "1/2 rollback_started in_flight=1 failures=0 | in progress".into(),
-                format!("2/2 rollback_started in_flight=0 failures=0 | {rolled_back}"),
-                "2/2 rollback_completed in_flight=0 failures=0 | rolled back: rollback completed"
-                    .into(),
-            ],
-        ),
-        (
-            "failure action pause",
-            PAUSE,
-            vec![
-                "0/2 updating in_flight=1 failures=0 | in progress".into(),
-                "0/2 updating in_flight=1 failures=0 | in progress".into(),
-                format!("0/2 paused in_flight=1 failures=1 | {paused}"),
-                format!("0/2 paused in_flight=1 failures=1 | {paused}"),
-            ],
-        ),
-        (
-            "failure action continue: swarm completes while tasks fail",
-            CONTINUE,
-            vec![
-                "0/2 updating in_flight=1 failures=0 | in progress".into(),
-                "0/2 updating in_flight=1 failures=0 | in progress".into(),
-                "0/2 updating in_flight=2 failures=1 | in progress".into(),
-                "0/2 updating in_flight=2 failures=1 | in progress".into(),
-                "0/2 updating in_flight=2 failures=2 | in progress".into(),
-                format!(
-                    "0/2 updating in_flight=2 failures=3 | {}{UNHEALTHY}",
-                    gave_up(3)
-                ),
-                format!(
-                    "0/2 completed in_flight=2 failures=3 | {}{UNHEALTHY}",
-                    gave_up(3)
-                ),
-                format!(
-                    "0/2 completed in_flight=2 failures=5 | {}{UNHEALTHY}",
-                    gave_up(5)
-                ),
-                format!(
-                    "0/2 completed in_flight=2 failures=7 | {}{UNHEALTHY}",
-                    gave_up(7)
-                ),
-            ],
-        ),
-        (
-            "replicated job, 2 completions",
-            JOB,
-            vec![
-                "0/2 none in_flight=2 failures=0 | in progress".into(),
-                "0/2 none in_flight=2 failures=0 | in progress".into(),
-                "0/2 none in_flight=2 failures=0 | in progress".into(),
-                "2/2 none in_flight=0 failures=0 | converged".into(),
-            ],
-        ),
-        (
-            "replicated job exiting 3, restarted every second",
-            JOB_FAILING,
-            {
-                let exit3 = "task: non-zero exit (3)";
-                let mut rows: Vec<String> = [0, 0, 1, 1, 2, 2]
-                    .iter()
-                    .map(|n| format!("0/1 none in_flight=1 failures={n} | in progress"))
-                    .collect();
-                for n in [3, 3, 4, 4] {
-                    let verdict = format!("{}{exit3}", gave_up(n));
-                    rows.push(format!("0/1 none in_flight=1 failures={n} | {verdict}"));
-                }
-                rows
-            },
-        ),
-        (
-            "global, one node",
-            GLOBAL,
-            vec![
-                "0/1 none in_flight=1 failures=0 | in progress".into(),
-                "1/1 none in_flight=0 failures=0 | converged".into(),
-            ],
-        ),
-        (
-            "global job, one node",
-            GLOBAL_JOB,
-            vec![
-                "0/1 none in_flight=1 failures=0 | in progress".into(),
-                "0/1 none in_flight=1 failures=0 | in progress".into(),
-                "1/1 none in_flight=0 failures=0 | converged".into(),
-            ],
-        ),
-        (
-            "new service whose tasks keep failing",
-            NEW_BAD,
-            vec![
-                "0/1 none in_flight=1 failures=0 | in progress".into(),
-                "0/1 none in_flight=1 failures=1 | in progress".into(),
-                "0/1 none in_flight=1 failures=2 | in progress".into(),
-                format!(
-                    "0/1 none in_flight=1 failures=3 | {}{UNHEALTHY}",
-                    gave_up(3)
-                ),
-                format!(
-                    "0/1 none in_flight=1 failures=3 | {}{UNHEALTHY}",
-                    gave_up(3)
-                ),
-            ],
-        ),
-    ];
-    for (name, fixture, expected) in cases {
-        let known = HashSet::new();
-        let seen: Vec<String> = load(fixture)
-            .iter()
-            .map(|s| summary(&s.service, &s.tasks, &[], &known))
-            .collect();
-        assert_eq!(seen, expected, "{name}");
+fn recorded_updates_read_as_they_happened() {
+    let mut start_first = in_progress(&[
+        "1/3 updating in_flight=1 failures=0",
+        "2/3 updating in_flight=0 failures=0",
+        "2/3 updating in_flight=1 failures=0",
+        // Every slot is replaced, but swarm is still monitoring: not converged yet.
+        "3/3 updating in_flight=0 failures=0",
+    ]);
+    start_first.push("3/3 completed in_flight=0 failures=0 | converged".into());
+    check_recording("start-first, 3 replicas", START_FIRST, &start_first);
+
+    let mut rollback = in_progress(&[
+        "0/2 updating in_flight=1 failures=0",
+        "0/2 updating in_flight=1 failures=0",
+        // The spec is the old one again: the failed app:bad task no longer counts.
+        "1/2 rollback_started in_flight=1 failures=0",
+    ]);
+    rollback.push(
+        "2/2 rollback_started in_flight=0 failures=0 | rolled back: update rolled back due to \
+         failure or early termination of task hwfmc7hjop8wxl0k7vp7irllk"
+            .into(),
+    );
+    rollback.push(
+        "2/2 rollback_completed in_flight=0 failures=0 | rolled back: rollback completed".into(),
+    );
+    check_recording("failure action rollback", ROLLBACK, &rollback);
+
+    let paused = "0/2 paused in_flight=1 failures=1 | paused: update paused due to failure or \
+                  early termination of task yfsgzet3n1yxgtscyep8lmzuh";
+    let mut pause = in_progress(&["0/2 updating in_flight=1 failures=0"; 2]);
+    pause.extend([paused.to_owned(), paused.to_owned()]);
+    check_recording("failure action pause", PAUSE, &pause);
+
+    // Swarm completes the update while every new task fails; we give up at the third failure.
+    let mut cont = in_progress(&[
+        "0/2 updating in_flight=1 failures=0",
+        "0/2 updating in_flight=1 failures=0",
+        "0/2 updating in_flight=2 failures=1",
+        "0/2 updating in_flight=2 failures=1",
+        "0/2 updating in_flight=2 failures=2",
+    ]);
+    for (state, n) in [
+        ("updating", 3),
+        ("completed", 3),
+        ("completed", 5),
+        ("completed", 7),
+    ] {
+        let verdict = gave_up(n, UNHEALTHY);
+        cont.push(format!("0/2 {state} in_flight=2 failures={n} | {verdict}"));
     }
+    check_recording("failure action continue", CONTINUE, &cont);
+}
+
+#[test]
+fn recorded_jobs_and_new_services_read_as_they_happened() {
+    let mut job = in_progress(&["0/2 none in_flight=2 failures=0"; 3]);
+    job.push("2/2 none in_flight=0 failures=0 | converged".into());
+    check_recording("replicated job, 2 completions", JOB, &job);
+
+    let mut failing =
+        in_progress(&[0, 0, 1, 1, 2, 2].map(|n| format!("0/1 none in_flight=1 failures={n}")));
+    for n in [3, 3, 4, 4] {
+        let verdict = gave_up(n, "task: non-zero exit (3)");
+        failing.push(format!("0/1 none in_flight=1 failures={n} | {verdict}"));
+    }
+    check_recording(
+        "replicated job exiting 3, restarted every second",
+        JOB_FAILING,
+        &failing,
+    );
+
+    let mut global = in_progress(&["0/1 none in_flight=1 failures=0"]);
+    global.push("1/1 none in_flight=0 failures=0 | converged".into());
+    check_recording("global, one node", GLOBAL, &global);
+
+    let mut global_job = in_progress(&["0/1 none in_flight=1 failures=0"; 2]);
+    global_job.push("1/1 none in_flight=0 failures=0 | converged".into());
+    check_recording("global job, one node", GLOBAL_JOB, &global_job);
+
+    let mut new_bad = in_progress(&[
+        "0/1 none in_flight=1 failures=0",
+        "0/1 none in_flight=1 failures=1",
+        "0/1 none in_flight=1 failures=2",
+    ]);
+    let verdict = gave_up(3, UNHEALTHY);
+    let row = format!("0/1 none in_flight=1 failures=3 | {verdict}");
+    new_bad.extend([row.clone(), row]);
+    check_recording("new service whose tasks keep failing", NEW_BAD, &new_bad);
 }
 
 /// The last moment of the start-first rollout: 3 replicas of app:2, `completed`.
@@ -208,6 +177,12 @@ fn tasks(values: Vec<Value>) -> Vec<Task> {
 
 const NODE: &str = "ttmzfmmocdohtwblf6vf9m1wc";
 
+/// (what it shows, service, tasks, down nodes, expected summary)
+type CountCase<'a> = (&'a str, Value, Vec<Value>, Vec<&'a str>, &'a str);
+
+/// (what it shows, service, tasks, failures known before the watch, expected summary)
+type FailureCase<'a> = (&'a str, Value, &'a [Task], &'a HashSet<String>, String);
+
 #[test]
 fn counting_rules() {
     let base = converged_start_first().service;
@@ -220,7 +195,7 @@ fn counting_rules() {
         task["NodeID"] = json!(node);
         task
     };
-    let cases: Vec<(&str, Value, Vec<Value>, Vec<&str>, &str)> = vec![
+    let cases: Vec<CountCase> = vec![
         (
             "per slot: the lowest desired state wins, then the lowest observed state",
             base.clone(),
@@ -336,7 +311,7 @@ fn failure_rules() {
         format!("failed: 2 tasks failed (stackctl gives up after 1); the last: {UNHEALTHY}");
     let attempts =
         format!("failed: 2 tasks failed (stackctl gives up after 2); the last: {UNHEALTHY}");
-    let cases: Vec<(&str, Value, &[Task], &HashSet<String>, String)> = vec![
+    let cases: Vec<FailureCase> = vec![
         (
             "restart condition none: the first failure is final",
             none,

@@ -42,7 +42,8 @@ pub struct ProgressEvent {
     pub failures: u64,
     /// Time left (whole seconds, rounded up) in the monitor window, once converged.
     pub verifying: Option<Duration>,
-    /// The latest task error, else the daemon's update message.
+    /// The latest task error, else why a task waits (e.g. "no suitable node"), else the
+    /// daemon's update message.
     pub message: Option<String>,
 }
 
@@ -56,6 +57,7 @@ impl ProgressEvent {
         let message = assessment
             .latest_error()
             .map(str::to_owned)
+            .or_else(|| assessment.waiting_error.clone())
             .or_else(|| assessment.status_message.clone());
         Self {
             service: service.clone(),

@@ -202,11 +202,12 @@ impl Tracker {
     #[must_use]
     pub fn timed_out(&self) -> Outcome {
         let last = self.last.as_ref();
+        let waiting = last.and_then(|a| a.waiting_error.clone());
         Outcome::TimedOut {
             state: last.map_or(UpdateState::None, |a| a.state),
             updated: last.map_or(0, |a| a.updated),
             desired: last.map_or(0, |a| a.desired),
-            error: self.last_error.clone(),
+            error: self.last_error.clone().or(waiting),
         }
     }
 }

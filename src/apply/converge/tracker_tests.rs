@@ -117,6 +117,7 @@ fn assessment(updated: u64, failures: &[&str]) -> Assessment {
             })
             .collect(),
         rolled_back_error: None,
+        waiting_error: None,
         verdict: if updated == 2 {
             Verdict::Converged
         } else {
