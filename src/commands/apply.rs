@@ -21,6 +21,9 @@ use crate::plan::{Action, Plan, PlanOptions};
 /// not block the next one for long.
 const LOCK_TTL: Duration = Duration::from_secs(30 * 60);
 
+/// Exit code after Ctrl-C, as shells report SIGINT.
+const INTERRUPTED: i32 = 130;
+
 #[must_use]
 pub fn run(args: &ApplyArgs) -> i32 {
     let Some(prepared) = prepare::prepare(&args.files, &args.stack) else {
@@ -161,9 +164,22 @@ async fn apply_locked<E: Engine>(
     let started = Instant::now();
     let printer = progress::Printer::new(started);
     let sink = |event: &crate::apply::ApplyEvent| printer.event(event);
-    let report = apply(engine, &plan, &apply_options, &Events(&sink))
-        .await
-        .map_err(Report::new)?;
+    let events = Events(&sink);
+    let run = apply(engine, &plan, &apply_options, &events);
+    // Ctrl-C stops the waiting between Engine API calls (each write is atomic in Swarm), says
+    // what is still rolling, and still releases the lock and records the apply.
+    let report = tokio::select! {
+        report = run => report.map_err(Report::new)?,
+        _ = tokio::signal::ctrl_c() => {
+            let rolling = printer.unfinished();
+            eprintln!("\nInterrupted: stopped waiting; nothing is half-written. Still rolling out in Swarm: {}", if rolling.is_empty() { "nothing".to_owned() } else { rolling.join(", ") });
+            let mut entry = Entry::now(source(args));
+            fill_entry(&mut entry, &plan, &ApplyReport::default());
+            entry.outcome = "interrupted".into();
+            let _ = record::append(engine, &prepared.name, entry).await;
+            return Ok(INTERRUPTED);
+        }
+    };
     progress::summary(&report, started.elapsed());
     let mut entry = Entry::now(source(args));
     fill_entry(&mut entry, &plan, &report);

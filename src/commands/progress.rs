@@ -1,7 +1,9 @@
 //! Apply progress as one line per event (what CI logs want, and readable on a terminal), and
 //! the closing summary of what each service ended as.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::apply::{ApplyEvent, ApplyReport, ServiceOutcome};
@@ -9,15 +11,40 @@ use crate::plan::Action;
 
 pub struct Printer {
     started: Instant,
+    /// Services written whose outcome is not known yet (for an interrupted apply).
+    rolling: Mutex<BTreeSet<String>>,
 }
 
 impl Printer {
     #[must_use]
     pub fn new(started: Instant) -> Self {
-        Self { started }
+        Self {
+            started,
+            rolling: Mutex::default(),
+        }
+    }
+
+    /// Services written and not finished.
+    #[must_use]
+    pub fn unfinished(&self) -> Vec<String> {
+        self.rolling
+            .lock()
+            .map(|r| r.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     pub fn event(&self, event: &ApplyEvent) {
+        if let Ok(mut rolling) = self.rolling.lock() {
+            match event {
+                ApplyEvent::ServiceWritten { name, .. } => {
+                    rolling.insert(name.clone());
+                }
+                ApplyEvent::ServiceDone { name, .. } => {
+                    rolling.remove(name);
+                }
+                _ => {}
+            }
+        }
         let at = self.started.elapsed().as_secs_f64();
         let line = match event {
             ApplyEvent::Object { kind, name, action } => {
