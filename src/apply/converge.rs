@@ -8,7 +8,9 @@
 //! let a rollout finish. Dropping the future cancels the watch; nothing runs in the background.
 
 mod assess;
+mod count;
 mod event;
+mod failures;
 #[cfg(test)]
 mod recorded;
 mod service;
@@ -24,9 +26,10 @@ use thiserror::Error;
 
 pub use assess::{
     Assessment, Batch, DEFAULT_MONITOR, FailurePolicy, MalformedService, Mode, Observation,
-    TaskFailure, UpdateState, Verdict, assess, ended_task_ids,
+    TaskFailure, UpdateState, Verdict, assess,
 };
 pub use event::{ProgressEvent, ServiceId, WatchEvent};
+pub use failures::ended_task_ids;
 pub use tracker::{Outcome, Tracker};
 
 use crate::engine::{Engine, EngineError};

@@ -44,39 +44,37 @@ pub async fn remove_stack<E: Engine>(
         &names.iter().map(|(_, id)| id.clone()).collect::<Vec<_>>(),
     )
     .await;
-    for secret in &secrets {
-        let name = name(secret.spec.as_ref().and_then(|s| s.name.as_deref()));
-        log(&format!("Removing secret {name}"));
-        ok &= report(
-            engine
-                .remove_secret(secret.id.as_deref().unwrap_or_default())
-                .await,
-            log,
-            "secret",
-            &name,
+    // Then what the services used: secrets, configs, networks (docker's order).
+    let objects = secrets
+        .iter()
+        .map(|o| {
+            (
+                "secret",
+                name(o.spec.as_ref().and_then(|s| s.name.as_deref())),
+                o.id.clone(),
+            )
+        })
+        .chain(configs.iter().map(|o| {
+            (
+                "config",
+                name(o.spec.as_ref().and_then(|s| s.name.as_deref())),
+                o.id.clone(),
+            )
+        }))
+        .chain(
+            networks
+                .iter()
+                .map(|o| ("network", name(o.name.as_deref()), o.id.clone())),
         );
-    }
-    for config in &configs {
-        let name = name(config.spec.as_ref().and_then(|s| s.name.as_deref()));
-        log(&format!("Removing config {name}"));
-        ok &= report(
-            engine
-                .remove_config(config.id.as_deref().unwrap_or_default())
-                .await,
-            log,
-            "config",
-            &name,
-        );
-    }
-    for network in &networks {
-        let name = name(network.name.as_deref());
-        log(&format!("Removing network {name}"));
-        ok &= report(
-            remove_network(engine, network.id.as_deref().unwrap_or_default()).await,
-            log,
-            "network",
-            &name,
-        );
+    for (kind, name, id) in objects {
+        let id = id.unwrap_or_default();
+        log(&format!("Removing {kind} {name}"));
+        let removed = match kind {
+            "secret" => engine.remove_secret(&id).await,
+            "config" => engine.remove_config(&id).await,
+            _ => remove_network(engine, &id).await,
+        };
+        ok &= report(removed, log, kind, &name);
     }
     for config in engine.list_all_configs().await? {
         let labels = config

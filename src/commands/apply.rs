@@ -70,14 +70,7 @@ async fn apply_with<E: Engine>(
         eprintln!("removed the apply lock of stack {}", prepared.name);
     }
     let options = PlanOptions { prune: args.prune };
-    let plan = prepare::plan_with_images(
-        engine,
-        prepared,
-        options,
-        args.images.resolve_image,
-        args.images.with_registry_auth,
-    )
-    .await?;
+    let plan = current_plan(args, prepared, engine, options).await?;
     let render = RenderOptions {
         color: use_color(std::io::stdout().is_terminal()),
         show_sensitive: args.show_sensitive,
@@ -132,14 +125,7 @@ async fn apply_locked<E: Engine>(
     options: PlanOptions,
 ) -> Result<i32, Report> {
     // The cluster may have moved while the user read the plan: apply what is true now.
-    let plan = prepare::plan_with_images(
-        engine,
-        prepared,
-        options,
-        args.images.resolve_image,
-        args.images.with_registry_auth,
-    )
-    .await?;
+    let plan = current_plan(args, prepared, engine, options).await?;
     if !plan.has_changes() {
         println!("No changes left to apply: the stack already matches the files.");
         return Ok(exit::OK);
@@ -223,4 +209,21 @@ fn fill_entry(entry: &mut Entry, plan: &Plan, report: &ApplyReport) {
     } else {
         failed.join("; ")
     };
+}
+
+async fn current_plan<E: Engine>(
+    args: &ApplyArgs,
+    prepared: &Prepared,
+    engine: &E,
+    options: PlanOptions,
+) -> Result<Plan, Report> {
+    let images = &args.images;
+    prepare::plan_with_images(
+        engine,
+        prepared,
+        options,
+        images.resolve_image,
+        images.with_registry_auth,
+    )
+    .await
 }

@@ -19,14 +19,16 @@
 //! leaves old tasks looking current. Such an update still runs the updater, which says
 //! `updating`, and a service that is `updating` is never converged here, whatever the counts.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::fmt;
 use std::time::Duration;
 
-use bollard::models::{Task, TaskState};
+use bollard::models::Task;
 use serde_json::Value;
 use thiserror::Error;
 
+use super::count::count;
+use super::failures::{failures_of, waiting_error};
 use super::service::Service;
 
 /// The monitor window swarm (and the docker CLI) use when `Monitor` is unset or zero.
@@ -159,6 +161,9 @@ pub struct Assessment {
     pub updated: u64,
     /// Replicas, eligible nodes, or job completions.
     pub desired: u64,
+    /// `updated` is at the target, whatever the update state (while `updating`, the verdict
+    /// still waits for swarm, but the monitor window can already run).
+    pub reached: bool,
     pub batch: Batch,
     /// How long the service must stay converged before it counts (the active config's
     /// `Monitor`, else [`DEFAULT_MONITOR`]); jobs are not verified.
@@ -244,6 +249,7 @@ pub fn assess(
         status_message: service.message.clone(),
         updated,
         desired,
+        reached: is_reached(service.mode, updated, desired),
         batch: Batch {
             parallelism: service.config.parallelism,
             delay: service.config.delay,
@@ -259,202 +265,9 @@ pub fn assess(
     Ok(assessment)
 }
 
-/// IDs of the service's tasks that ended badly (or exited): the baseline a watch starts from.
-#[must_use]
-pub fn ended_task_ids(service_id: &str, tasks: &[Task]) -> HashSet<String> {
-    tasks
-        .iter()
-        .filter(|t| t.service_id.as_deref() == Some(service_id))
-        .filter(|t| state(t).is_some_and(|s| s >= TaskState::COMPLETE && s != TaskState::SHUTDOWN))
-        .filter_map(|t| t.id.clone())
-        .collect()
-}
-
-fn state(task: &Task) -> Option<TaskState> {
-    task.status.as_ref()?.state
-}
-
-fn is_on_down_node(task: &Task, down: &HashSet<String>) -> bool {
-    task.node_id.as_ref().is_some_and(|n| down.contains(n))
-}
-
-/// (updated, desired, in flight) for the service's mode.
-fn count(service: &Service<'_>, current: &[&Task], seen: &Observation<'_>) -> (u64, u64, u64) {
-    let down = seen.down_nodes;
-    match service.mode {
-        Mode::Replicated { replicas } => {
-            let by_slot = pick(current, down, |t| t.slot.map(|s| s.to_string()));
-            let (running, in_flight) = running_and_in_flight(by_slot.values());
-            (running, replicas, in_flight)
-        }
-        Mode::Global => global_count(service, current, seen),
-        Mode::ReplicatedJob { total_completions } => {
-            let complete = len(current.iter().filter(|t| is_complete(t)));
-            let in_flight = len(current.iter().filter(|t| is_before(t, TaskState::COMPLETE)));
-            (complete, total_completions, in_flight)
-        }
-        Mode::GlobalJob => {
-            let live: Vec<&&Task> = current
-                .iter()
-                .filter(|t| !is_on_down_node(t, down))
-                .collect();
-            let nodes: HashSet<&str> = live.iter().filter_map(|t| t.node_id.as_deref()).collect();
-            let done: HashSet<&str> = live
-                .iter()
-                .filter(|t| is_complete(t))
-                .filter_map(|t| t.node_id.as_deref())
-                .collect();
-            let in_flight = len(live.iter().filter(|t| is_before(t, TaskState::COMPLETE)));
-            (len(done), len(nodes), in_flight)
-        }
-    }
-}
-
-/// Global: one task per node. The nodes are those with a current task, plus those still
-/// running an old one (the updater has not reached them yet), minus down nodes.
-fn global_count(
-    service: &Service<'_>,
-    current: &[&Task],
-    seen: &Observation<'_>,
-) -> (u64, u64, u64) {
-    let by_node = pick(current, seen.down_nodes, |t| t.node_id.clone());
-    let mut nodes: HashSet<&str> = seen
-        .tasks
-        .iter()
-        .filter(|t| t.service_id.as_deref() == Some(service.id))
-        .filter(|t| desired(t).is_some_and(|d| d <= TaskState::RUNNING))
-        .filter(|t| !is_on_down_node(t, seen.down_nodes))
-        .filter_map(|t| t.node_id.as_deref())
-        .collect();
-    nodes.extend(by_node.keys().map(String::as_str));
-    let (running, in_flight) = running_and_in_flight(by_node.values());
-    (running, len(nodes), in_flight)
-}
-
-/// One task per key (slot or node), as the docker CLI picks it: the lowest desired state, then
-/// the lowest observed state. Tasks on down nodes and in states the CLI does not rank (`remove`,
-/// `orphaned`) are left out.
-fn pick<'t>(
-    tasks: &[&'t Task],
-    down: &HashSet<String>,
-    key: impl Fn(&Task) -> Option<String>,
-) -> BTreeMap<String, &'t Task> {
-    let mut picked: BTreeMap<String, &Task> = BTreeMap::new();
-    for task in tasks.iter().copied() {
-        let (Some(key), Some(rank)) = (key(task), ranks(task)) else {
-            continue;
-        };
-        if is_on_down_node(task, down) {
-            continue;
-        }
-        let keep_existing = picked.get(&key).is_some_and(|old| ranks(old) <= Some(rank));
-        if !keep_existing {
-            picked.insert(key, task);
-        }
-    }
-    picked
-}
-
-/// (desired state, observed state) when both are states the CLI ranks.
-fn ranks(task: &Task) -> Option<(TaskState, TaskState)> {
-    let ranked = |s: TaskState| (s <= TaskState::REJECTED).then_some(s);
-    Some((ranked(desired(task)?)?, ranked(state(task)?)?))
-}
-
-fn desired(task: &Task) -> Option<TaskState> {
-    task.desired_state
-}
-
-fn running_and_in_flight<'t>(tasks: impl Iterator<Item = &'t &'t Task>) -> (u64, u64) {
-    let wanted: Vec<&Task> = tasks
-        .copied()
-        .filter(|t| desired(t).is_some_and(|d| d <= TaskState::RUNNING))
-        .collect();
-    let running = len(wanted
-        .iter()
-        .filter(|t| state(t) == Some(TaskState::RUNNING)));
-    let in_flight = len(wanted.iter().filter(|t| is_before(t, TaskState::RUNNING)));
-    (running, in_flight)
-}
-
-fn is_complete(task: &Task) -> bool {
-    state(task) == Some(TaskState::COMPLETE)
-}
-
-/// Wanted at `target` or beyond, and not there yet.
-fn is_before(task: &Task, target: TaskState) -> bool {
-    desired(task).is_some_and(|d| d <= target) && state(task).is_some_and(|s| s < target)
-}
-
-fn len<T>(items: impl IntoIterator<Item = T>) -> u64 {
-    items.into_iter().count() as u64
-}
-
-/// New failures among `tasks`, oldest first.
-fn failures_of(mode: Mode, tasks: &[&Task], known: &HashSet<String>) -> Vec<TaskFailure> {
-    let mut failed: Vec<(String, TaskFailure)> = tasks
-        .iter()
-        .filter(|t| is_failure(mode, t))
-        .filter_map(|t| {
-            let id = t.id.clone()?;
-            (!known.contains(&id)).then(|| (timestamp_key(t), failure(id, t)))
-        })
-        .collect();
-    failed.sort_by(|a, b| a.0.cmp(&b.0));
-    failed.into_iter().map(|(_, f)| f).collect()
-}
-
-fn waiting_error(mode: Mode, current: &[&Task]) -> Option<String> {
-    let target = if mode.is_job() {
-        TaskState::COMPLETE
-    } else {
-        TaskState::RUNNING
-    };
-    current
-        .iter()
-        .filter(|t| is_before(t, target))
-        .filter_map(|t| Some((timestamp_key(t), t.status.as_ref()?.err.clone()?)))
-        .filter(|(_, err)| !err.is_empty())
-        .max()
-        .map(|(_, err)| err)
-}
-
-fn is_failure(mode: Mode, task: &Task) -> bool {
-    match state(task) {
-        Some(TaskState::FAILED | TaskState::REJECTED) => true,
-        // A service's task exiting 0 is swarm's "early termination": a failure for the updater.
-        Some(TaskState::COMPLETE) => !mode.is_job(),
-        _ => false,
-    }
-}
-
-fn failure(task: String, t: &Task) -> TaskFailure {
-    let status = t.status.as_ref();
-    let text = |s: Option<&String>| s.filter(|s| !s.is_empty()).cloned();
-    let error = text(status.and_then(|s| s.err.as_ref()))
-        .or_else(|| text(status.and_then(|s| s.message.as_ref())))
-        .unwrap_or_else(|| "the task ended".to_owned());
-    TaskFailure { task, error }
-}
-
-/// `Status.Timestamp` as a sortable key: RFC 3339 with trailing fraction zeros trimmed does not
-/// sort as text (`.5Z` > `.45Z`), so the fraction is padded to nanoseconds.
-fn timestamp_key(task: &Task) -> String {
-    let stamp = task
-        .status
-        .as_ref()
-        .and_then(|s| s.timestamp.as_deref())
-        .unwrap_or_default();
-    let (whole, fraction) = stamp
-        .trim_end_matches('Z')
-        .split_once('.')
-        .unwrap_or((stamp, ""));
-    format!("{whole}.{fraction:0<9}")
-}
-
 fn verdict(service: &Service<'_>, a: &Assessment, max_task_failures: u32) -> Verdict {
     let message = || a.status_message.clone().unwrap_or_default();
-    let reached = a.updated >= a.desired && (a.desired > 0 || is_zero_ok(a.mode));
+    let reached = a.reached;
     match a.state {
         UpdateState::Paused => return Verdict::Paused { message: message() },
         UpdateState::RollbackPaused => return Verdict::RollbackPaused { message: message() },
@@ -481,6 +294,16 @@ fn verdict(service: &Service<'_>, a: &Assessment, max_task_failures: u32) -> Ver
         };
     }
     Verdict::InProgress
+}
+
+/// Jobs count completions, which only grow; services count running tasks, which must match
+/// (more running than wanted means a scale-down is still under way).
+fn is_reached(mode: Mode, updated: u64, desired: u64) -> bool {
+    let counted = match mode {
+        Mode::ReplicatedJob { .. } | Mode::GlobalJob => updated >= desired,
+        Mode::Replicated { .. } | Mode::Global => updated == desired,
+    };
+    counted && (desired > 0 || is_zero_ok(mode))
 }
 
 /// Zero replicas converge at once; a global service with no eligible node has nothing to wait

@@ -6,11 +6,12 @@ use std::collections::HashSet;
 use bollard::models::Task;
 use serde_json::{Value, json};
 
+use super::super::failures::ended_task_ids;
 use super::super::recorded::{
     CONTINUE, GLOBAL, GLOBAL_JOB, JOB, JOB_FAILING, NEW_BAD, PAUSE, ROLLBACK, START_FIRST, Snap,
     load,
 };
-use super::{FailurePolicy, Observation, Verdict, assess, ended_task_ids};
+use super::{FailurePolicy, Observation, Verdict, assess};
 
 fn summary(service: &Value, tasks: &[Task], down: &[&str], known: &HashSet<String>) -> String {
     let down: HashSet<String> = down.iter().map(|d| (*d).to_owned()).collect();

@@ -8,15 +8,18 @@ use std::time::{Duration, Instant};
 
 use bollard::models::Task;
 
-use super::assess::{Assessment, UpdateState, Verdict, ended_task_ids};
+use super::assess::{Assessment, UpdateState, Verdict};
+use super::failures::ended_task_ids;
 
 /// How one watched rollout ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
     /// Target count reached on the current spec and stable for the monitor window (jobs: done).
     Converged,
-    /// Swarm rolled the update back and the restored spec is running (and stable). `error` is the
-    /// last task error seen during the watch: usually why the new spec failed.
+    /// Swarm rolled the update back and the restored spec is running (and stable). `message` is
+    /// swarm's reason (`rollback_started`'s, naming the failed task) when a poll saw it; that
+    /// state can last under 300 ms, and then it is `rollback_completed`'s "rollback completed".
+    /// `error` is the last task error seen during the watch: usually why the new spec failed.
     RolledBack {
         message: String,
         error: Option<String>,
@@ -94,7 +97,7 @@ pub struct Tracker {
     last: Option<Assessment>,
 }
 
-/// Converged (or rolled back) since `since`.
+/// At the target count (on the restored spec when `rolled_back`) since `since`.
 #[derive(Clone, Copy, Debug)]
 struct Stable {
     since: Instant,
@@ -113,9 +116,13 @@ impl Tracker {
             .get_or_insert_with(|| ended_task_ids(service_id, tasks))
     }
 
-    /// Take one tick's assessment; `Some` when the rollout has ended. Converging (or rolling
-    /// back) starts the monitor window; a new task failure or a drop below the count restarts
-    /// it, like the docker CLI's "Detected task failure". Jobs end as soon as they complete.
+    /// Take one tick's assessment; `Some` when the rollout has ended.
+    ///
+    /// Reaching the target count starts the monitor window; a new task failure or a drop below
+    /// the count restarts it, like the docker CLI's "Detected task failure". The outcome comes
+    /// when the window has passed and the verdict is `Converged` or `RolledBack`: the window runs
+    /// while swarm still says `updating` (it watches the same tasks for its own `Monitor`), so
+    /// the two waits overlap instead of adding up. Jobs end as soon as they complete.
     pub fn step(&mut self, assessment: Assessment, now: Instant) -> Option<Outcome> {
         let mut fresh_failure = false;
         for failure in &assessment.failures {
@@ -135,11 +142,9 @@ impl Tracker {
 
     fn decide(&mut self, a: &Assessment, fresh_failure: bool, now: Instant) -> Option<Outcome> {
         let error = self.last_error.clone();
+        let settled = self.settle(a, fresh_failure, now);
         match &a.verdict {
-            Verdict::InProgress => {
-                self.stable = None;
-                None
-            }
+            Verdict::InProgress => None,
             Verdict::Paused { message } => Some(Outcome::Paused {
                 message: message.clone(),
                 error,
@@ -151,28 +156,25 @@ impl Tracker {
             Verdict::Failed { message } => Some(Outcome::Failed {
                 message: message.clone(),
             }),
-            Verdict::Converged if a.mode.is_job() => Some(Outcome::Converged),
-            Verdict::Converged => self.settle(false, fresh_failure, a.monitor, now),
-            Verdict::RolledBack { message } => self
-                .settle(true, fresh_failure, a.monitor, now)
-                .map(|_| Outcome::RolledBack {
-                    message: self
-                        .rollback_message
-                        .clone()
-                        .unwrap_or_else(|| message.clone()),
-                    error,
-                }),
+            Verdict::Converged => (a.mode.is_job() || settled).then_some(Outcome::Converged),
+            Verdict::RolledBack { message } => settled.then(|| Outcome::RolledBack {
+                message: self
+                    .rollback_message
+                    .clone()
+                    .unwrap_or_else(|| message.clone()),
+                error,
+            }),
         }
     }
 
-    /// `Converged` once the window has passed since the service (re)converged.
-    fn settle(
-        &mut self,
-        rolled_back: bool,
-        fresh_failure: bool,
-        monitor: Duration,
-        now: Instant,
-    ) -> Option<Outcome> {
+    /// Keep the window: (re)start it on reaching the count, after a new failure, or when a
+    /// rollback begins; drop it below the count. Whether it has passed.
+    fn settle(&mut self, a: &Assessment, fresh_failure: bool, now: Instant) -> bool {
+        if !a.reached {
+            self.stable = None;
+            return false;
+        }
+        let rolled_back = a.state.is_rollback();
         let restart = fresh_failure || self.stable.is_none_or(|s| s.rolled_back != rolled_back);
         if restart {
             self.stable = Some(Stable {
@@ -181,7 +183,7 @@ impl Tracker {
             });
         }
         let since = self.stable.map_or(now, |s| s.since);
-        (now.duration_since(since) >= monitor).then_some(Outcome::Converged)
+        now.duration_since(since) >= a.monitor
     }
 
     /// What is left of the monitor window, while one is running.

@@ -50,8 +50,9 @@ fn recorded_rollouts_end_when_and_how_they_should() {
         message: format!("{n} tasks failed (stackctl gives up after 3); the last: {error}"),
     };
     let cases = [
-        // Count reached with `completed` at 24.9 s, then the 2 s UpdateConfig.Monitor.
-        ("start-first", START_FIRST, 27_000, Outcome::Converged),
+        // 3/3 at 22.1 s (still `updating`): the 2 s window runs out at 24.25 s, swarm says
+        // `completed` at 24.9 s, the next tick ends the watch.
+        ("start-first", START_FIRST, 25_000, Outcome::Converged),
         // Back to 2/2 at 6.2 s; no RollbackConfig, so the default 5 s window.
         (
             "rollback",
@@ -103,6 +104,7 @@ fn assessment(updated: u64, failures: &[&str]) -> Assessment {
         status_message: None,
         updated,
         desired: 2,
+        reached: updated == 2,
         batch: Batch {
             parallelism: 1,
             delay: Duration::ZERO,
@@ -228,4 +230,32 @@ fn pauses_and_failures_end_the_watch_at_once() {
         outcome.1.to_string(),
         "update paused: update paused (last task error: t9 exited)"
     );
+}
+
+#[test]
+fn the_window_runs_while_swarm_still_monitors_and_the_end_waits_for_swarm() {
+    let updating = |updated| Assessment {
+        state: UpdateState::Updating,
+        verdict: Verdict::InProgress,
+        ..assessment(updated, &[])
+    };
+    let completed = || Assessment {
+        state: UpdateState::Completed,
+        ..assessment(2, &[])
+    };
+    let steps = vec![
+        (0, updating(1)),
+        (1_000, updating(2)),
+        // The window has passed, but swarm has not finished: no outcome yet.
+        (3_500, updating(2)),
+        (4_000, completed()),
+    ];
+    assert_eq!(run(steps), Some((4_000, Outcome::Converged)));
+    let late = vec![
+        (0, updating(2)),
+        (500, completed()),
+        (1_999, completed()),
+        (2_000, completed()),
+    ];
+    assert_eq!(run(late), Some((2_000, Outcome::Converged)));
 }
