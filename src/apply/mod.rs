@@ -168,8 +168,8 @@ pub async fn apply<E: Engine>(
     if !plan.has_changes() {
         return Ok(ApplyReport::default());
     }
-    objects::create_objects(engine, plan, events).await?;
-    let report = services::roll_out(engine, plan, options, events).await?;
+    let ids = objects::create_objects(engine, plan, events).await?;
+    let report = services::roll_out(engine, plan, &ids, options, events).await?;
     if report.is_success() || options.on_failure == OnFailure::Continue {
         objects::remove_objects(engine, plan, events).await;
     }

@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::{ApplyError, ApplyEvent, Events};
 use crate::engine::Engine;
-use crate::plan::{Action, ObjectKind, ObjectPlan, Plan};
+use crate::plan::{Action, ObjectIds, ObjectKind, ObjectPlan, Plan};
 
 fn typed<T: serde::de::DeserializeOwned>(spec: Value, what: &str) -> Result<T, ApplyError> {
     serde_json::from_value(spec).map_err(|err| {
@@ -33,7 +33,8 @@ pub(super) async fn create_objects<E: Engine>(
     engine: &E,
     plan: &Plan,
     events: &Events<'_>,
-) -> Result<(), ApplyError> {
+) -> Result<ObjectIds, ApplyError> {
+    let mut ids = plan.existing_ids.clone();
     for object in plan.networks.iter().filter(|o| o.action == Action::Create) {
         let request = typed(object.spec.clone().unwrap_or_default(), "network")?;
         engine
@@ -48,7 +49,15 @@ pub(super) async fn create_objects<E: Engine>(
     }
     for object in plan.configs.iter().chain(&plan.secrets) {
         match object.action {
-            Action::Create => create(engine, object).await?,
+            Action::Create => {
+                let id = create(engine, object).await?;
+                let map = if object.kind == ObjectKind::Config {
+                    &mut ids.configs
+                } else {
+                    &mut ids.secrets
+                };
+                map.insert(object.name.clone(), id);
+            }
             Action::Update => update_labels(engine, object).await?,
             Action::Remove | Action::Unchanged => continue,
         }
@@ -58,17 +67,19 @@ pub(super) async fn create_objects<E: Engine>(
             action: object.action,
         });
     }
-    Ok(())
+    Ok(ids)
 }
 
-async fn create<E: Engine>(engine: &E, object: &ObjectPlan) -> Result<(), ApplyError> {
+async fn create<E: Engine>(engine: &E, object: &ObjectPlan) -> Result<String, ApplyError> {
     let spec = with_data(object);
     let created = match object.kind {
         ObjectKind::Config => engine.create_config(&typed(spec, "config")?).await,
         ObjectKind::Secret => engine.create_secret(&typed(spec, "secret")?).await,
         ObjectKind::Network => unreachable!("networks are created above"),
     };
-    created.map(drop).map_err(|e| ApplyError::object(object, e))
+    created
+        .map(|c| c.id)
+        .map_err(|e| ApplyError::object(object, e))
 }
 
 /// Swarm accepts a label change only with the identical content, which the plan carries.

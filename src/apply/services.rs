@@ -13,7 +13,7 @@ use bollard::auth::DockerCredentials;
 use crate::engine::registry_auth::credentials_for;
 use crate::engine::spec::service_spec_from_json;
 use crate::engine::{Engine, EngineError};
-use crate::plan::{Action, Plan, ServicePlan};
+use crate::plan::{Action, ObjectIds, Plan, ServicePlan};
 
 /// Group the services to write into waves: each wave only depends on earlier ones.
 fn waves(plan: &Plan) -> Vec<Vec<&ServicePlan>> {
@@ -55,6 +55,7 @@ fn waves(plan: &Plan) -> Vec<Vec<&ServicePlan>> {
 pub(super) async fn roll_out<E: Engine>(
     engine: &E,
     plan: &Plan,
+    ids: &ObjectIds,
     options: &ApplyOptions,
     events: &Events<'_>,
 ) -> Result<ApplyReport, ApplyError> {
@@ -73,7 +74,7 @@ pub(super) async fn roll_out<E: Engine>(
             let written = futures::future::join_all(
                 to_write
                     .iter()
-                    .map(|s| write(engine, plan, s, options.registry_auth)),
+                    .map(|s| write(engine, plan, s, ids, options.registry_auth)),
             )
             .await;
             let mut watching = Vec::new();
@@ -151,12 +152,14 @@ async fn write<E: Engine>(
     engine: &E,
     plan: &Plan,
     service: &ServicePlan,
+    ids: &ObjectIds,
     registry_auth: bool,
 ) -> Result<String, ApplyError> {
     let spec = service
         .spec
         .as_ref()
         .ok_or_else(|| ApplyError::Bug(format!("service {} has no spec", service.name)))?;
+    let spec = &with_object_ids(spec, ids);
     let typed = service_spec_from_json(spec)?;
     let image = spec
         .pointer("/TaskTemplate/ContainerSpec/Image")
@@ -307,4 +310,32 @@ async fn remove_services<E: Engine>(
         };
         outcomes.insert(service.name.clone(), outcome);
     }
+}
+
+/// Secret and config references carry the object's ID, which Swarm requires and only the
+/// cluster knows (docker looks them up the same way before sending).
+fn with_object_ids(spec: &Value, ids: &ObjectIds) -> Value {
+    let mut spec = spec.clone();
+    for (list, name_key, id_key, map) in [
+        ("Secrets", "SecretName", "SecretID", &ids.secrets),
+        ("Configs", "ConfigName", "ConfigID", &ids.configs),
+    ] {
+        if let Some(Value::Array(items)) =
+            spec.pointer_mut(&format!("/TaskTemplate/ContainerSpec/{list}"))
+        {
+            for item in items {
+                if let Some(id) = item[name_key].as_str().and_then(|n| map.get(n)) {
+                    item[id_key] = Value::String(id.clone());
+                }
+            }
+        }
+    }
+    if let Some(config) =
+        spec.pointer_mut("/TaskTemplate/ContainerSpec/Privileges/CredentialSpec/Config")
+    {
+        if let Some(id) = config.as_str().and_then(|n| ids.configs.get(n)) {
+            *config = Value::String(id.clone());
+        }
+    }
+    spec
 }

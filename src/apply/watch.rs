@@ -96,11 +96,15 @@ fn describe(progress: &ProgressEvent) -> String {
 }
 
 fn service_outcome(outcome: &Outcome) -> ServiceOutcome {
+    // The outcome's text starts with its kind ("rolled back: …"); the apply names the kind.
     let text = outcome.to_string();
+    let detail = text
+        .split_once(": ")
+        .map_or(text.clone(), |(_, rest)| rest.to_owned());
     match outcome {
         Outcome::Converged => ServiceOutcome::Converged,
-        Outcome::RolledBack { .. } => ServiceOutcome::RolledBack(text),
-        Outcome::Paused { .. } | Outcome::RollbackPaused { .. } => ServiceOutcome::Paused(text),
+        Outcome::RolledBack { .. } => ServiceOutcome::RolledBack(detail),
+        Outcome::Paused { .. } | Outcome::RollbackPaused { .. } => ServiceOutcome::Paused(detail),
         Outcome::Failed { .. } | Outcome::TimedOut { .. } => ServiceOutcome::Failed(text),
     }
 }

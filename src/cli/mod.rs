@@ -167,7 +167,7 @@ pub struct PlanArgs {
 #[derive(Debug, Args)]
 pub struct ImageArgs {
     /// Query the registry for image digests: always, when the image changed, or never.
-    #[arg(long, value_enum, default_value_t = crate::observe::images::ResolveImage::Changed)]
+    #[arg(long, value_enum, default_value_t = crate::observe::images::ResolveImage::Never)]
     pub resolve_image: crate::observe::images::ResolveImage,
     /// Send registry credentials from the docker config file to the swarm nodes.
     #[arg(long)]

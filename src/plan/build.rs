@@ -77,6 +77,18 @@ pub fn build(
         ),
         kept: Vec::new(),
         summary: super::Summary::default(),
+        existing_ids: super::ObjectIds {
+            configs: live
+                .configs
+                .values()
+                .map(|c| (c.name.clone(), c.id.clone()))
+                .collect(),
+            secrets: live
+                .secrets
+                .values()
+                .map(|s| (s.name.clone(), s.id.clone()))
+                .collect(),
+        },
     };
     collect_kept(&mut plan, options);
     plan.count();

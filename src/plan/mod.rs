@@ -134,6 +134,17 @@ pub struct Plan {
     pub secrets: Vec<ObjectPlan>,
     pub kept: Vec<Kept>,
     pub summary: Summary,
+    /// IDs of the configs and secrets already in the cluster, by name: service specs refer to
+    /// them by ID, which only the cluster knows.
+    #[serde(skip)]
+    pub existing_ids: ObjectIds,
+}
+
+/// Config and secret IDs by name.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ObjectIds {
+    pub configs: std::collections::BTreeMap<String, String>,
+    pub secrets: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
