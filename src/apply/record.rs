@@ -11,6 +11,7 @@ use serde_json::json;
 
 use crate::engine::{Engine, EngineError};
 use crate::model::StackName;
+use crate::model::digest::sha256_hex;
 
 const HISTORY_LABEL: &str = "com.stackctl.history";
 /// Entries kept.
@@ -91,9 +92,13 @@ pub async fn append<E: Engine>(
     let start = entries.len().saturating_sub(KEEP);
     let entries = &entries[start..];
     let data = serde_json::to_vec(entries).expect("entries serialise");
+    // Unique per apply and short enough for Swarm's 64-character names whatever the stack.
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
     let name = format!(
-        "stackctl-history_{stack}_{}",
-        entries.last().map_or(0, |e| e.time)
+        "stackctl-history-{}-{millis}",
+        &sha256_hex(stack.as_str().as_bytes())[..12]
     );
     let spec: ConfigSpec = serde_json::from_value(json!({
         "Name": name,
@@ -101,12 +106,7 @@ pub async fn append<E: Engine>(
         "Data": base64::engine::general_purpose::STANDARD.encode(data),
     }))
     .expect("a config spec is plain data");
-    match engine.create_config(&spec).await {
-        Ok(_) => {}
-        // Two applies within one second: the newer entry waits for the next apply's record.
-        Err(err) if err.is_name_conflict() => return Ok(()),
-        Err(err) => return Err(err),
-    }
+    engine.create_config(&spec).await?;
     for config in old {
         engine
             .remove_config(config.id.as_deref().unwrap_or_default())

@@ -76,6 +76,7 @@ pub async fn remove_stack<E: Engine>(
         };
         ok &= report(removed, log, kind, &name);
     }
+    wait_until_gone(engine, stack).await;
     for config in engine.list_all_configs().await? {
         let labels = config
             .spec
@@ -136,4 +137,18 @@ pub(super) async fn remove_network<E: Engine>(engine: &E, id: &str) -> Result<()
         }
     }
     last
+}
+
+/// The daemon lists a removed network until its cleanup is done; an apply right after `rm`
+/// must not see it, so `rm` returns only once the stack's networks are gone from the list.
+async fn wait_until_gone<E: Engine>(engine: &E, stack: &StackName) {
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    while tokio::time::Instant::now() < deadline {
+        match engine.list_networks(stack.as_str()).await {
+            Ok(networks) if !networks.is_empty() => {
+                tokio::time::sleep(Duration::from_millis(250)).await;
+            }
+            _ => return,
+        }
+    }
 }

@@ -105,6 +105,7 @@ fn service_outcome(outcome: &Outcome) -> ServiceOutcome {
         Outcome::Converged => ServiceOutcome::Converged,
         Outcome::RolledBack { .. } => ServiceOutcome::RolledBack(detail),
         Outcome::Paused { .. } | Outcome::RollbackPaused { .. } => ServiceOutcome::Paused(detail),
-        Outcome::Failed { .. } | Outcome::TimedOut { .. } => ServiceOutcome::Failed(text),
+        Outcome::Failed { .. } => ServiceOutcome::Failed(detail),
+        Outcome::TimedOut { .. } => ServiceOutcome::Failed(text),
     }
 }

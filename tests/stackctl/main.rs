@@ -3,6 +3,14 @@
 // Tests drive the real binary (and later the docker CLI oracle) as subprocesses.
 #![allow(clippy::disallowed_methods)]
 
+mod apply;
+mod apply_examples;
+mod apply_failure;
+mod apply_lock;
+mod apply_objects;
+mod apply_rollout;
+mod apply_stack_commands;
+mod converge;
 mod engine;
 mod examples;
 mod fuzz;

@@ -1,0 +1,102 @@
+//! Two applies of one stack at the same time: the stack's lock makes one wait for the other (or
+//! fail at once with `--lock-wait 0s`), and the cluster ends exactly as one set of files says.
+
+use super::apply::{Run, Stack, apply_ok, plan_exit};
+use super::swarm::docker;
+use super::util::Test;
+
+/// `image` with a marker variable `WHO`: each concurrent apply has its own marker, so each has
+/// changes pending whichever runs first, and a mix of the two would show.
+fn version(image: &str, who: &str) -> String {
+    format!(
+        "services:
+  web:
+    image: stackctl-test/{image}
+    environment:
+      WHO: {who}
+    deploy:
+      replicas: 1
+      update_config: {{parallelism: 1, monitor: 2s, order: start-first}}
+"
+    )
+}
+
+const WHO: [&str; 2] = ["first", "second"];
+
+/// Start both applies at the same moment; returns their runs in the order `[first, second]` of
+/// the files (not of who won).
+fn race(stack: &Stack, lock_wait: &str) -> [Run; 2] {
+    let tests = WHO.map(|who| {
+        Test::new()
+            .file("stack.yml", &version("app:2", who))
+            .args(&["apply", "-y", "--timeout", "120s", "--lock-wait", lock_wait])
+            .args(&["-s", &stack.name, "stack.yml"])
+    });
+    std::thread::scope(|scope| {
+        let handles = tests.each_ref().map(|t| scope.spawn(move || Run::of(t)));
+        handles.map(|h| h.join().unwrap())
+    })
+}
+
+fn lock_configs(stack: &Stack) -> String {
+    let filter = format!("label=com.stackctl.lock={}", stack.name);
+    docker(&["config", "ls", "-q", "--filter", &filter])
+}
+
+/// The cluster matches `winner`'s files exactly and not `loser`'s, and no lock is left.
+fn check_final_state(stack: &Stack, winner: &str, loser: &str, runs: &str) {
+    let plan = plan_exit(stack, &version("app:2", winner));
+    assert_eq!(plan.code, Some(0), "{}\n{runs}", plan.text());
+    let plan = plan_exit(stack, &version("app:2", loser));
+    assert_eq!(plan.code, Some(2), "{}\n{runs}", plan.text());
+    assert_eq!(lock_configs(stack), "", "{runs}");
+}
+
+#[test]
+fn concurrent_apply_waits_for_the_lock_then_applies_its_files() {
+    let stack = Stack::new("aplk-wait");
+    apply_ok(&stack, &version("app:1", "nobody"));
+    let runs = race(&stack, "2m");
+    let both = format!("{}\n{}", runs[0].text(), runs[1].text());
+    assert!(runs.iter().all(|r| r.code == Some(0)), "{both}");
+    // The one that waited re-planned against what the other had applied.
+    let waited: Vec<usize> = (0..2)
+        .filter(|i| {
+            runs[*i]
+                .stderr
+                .contains("The cluster changed since the plan was shown")
+        })
+        .collect();
+    assert_eq!(waited.len(), 1, "{both}");
+    let (second, first) = (waited[0], 1 - waited[0]);
+    assert!(
+        runs[second].elapsed > runs[first].elapsed,
+        "the waiting apply ended first:\n{both}"
+    );
+    let service = stack.service_name("web");
+    for run in &runs {
+        assert_eq!(
+            run.summary_of(&service),
+            format!("  ok   {service}: converged")
+        );
+    }
+    check_final_state(&stack, WHO[second], WHO[first], &both);
+}
+
+#[test]
+fn concurrent_apply_without_lock_wait_fails_with_a_lock_message() {
+    let stack = Stack::new("aplk-nowait");
+    apply_ok(&stack, &version("app:1", "nobody"));
+    let runs = race(&stack, "0s");
+    let both = format!("{}\n{}", runs[0].text(), runs[1].text());
+    let won: Vec<usize> = (0..2).filter(|i| runs[*i].code == Some(0)).collect();
+    assert_eq!(won.len(), 1, "exactly one apply must win:\n{both}");
+    let (winner, loser) = (won[0], 1 - won[0]);
+    let refused = &runs[loser];
+    assert_eq!(refused.code, Some(1), "{both}");
+    let message = format!("stack {} is being applied by ", stack.name);
+    assert!(refused.stderr.contains(&message), "{both}");
+    assert!(refused.stderr.contains("--force-unlock"), "{both}");
+    assert!(!refused.stderr.contains("updated service"), "{both}");
+    check_final_state(&stack, WHO[winner], WHO[loser], &both);
+}

@@ -1,0 +1,139 @@
+//! Configs and secrets through apply: a changed config rolls out as a new version, the service
+//! is repointed and the old version removed; a secret's content never reaches any output.
+
+use base64::Engine as _;
+use serde_json::Value;
+use stackctl::model::digest::sha256_hex;
+
+use super::apply::{Run, Stack, apply, stack_command};
+use super::swarm::docker;
+use super::util::Test;
+
+const STACK_FILE: &str = "services:
+  web:
+    image: stackctl-test/app:1
+    configs:
+      - source: site
+        target: /www/site.txt
+    secrets:
+      - token
+    deploy:
+      replicas: 1
+      update_config: {parallelism: 1, delay: 1s, monitor: 2s, order: start-first}
+configs:
+  site:
+    file: ./site.txt
+secrets:
+  token:
+    file: ./token.txt
+";
+
+fn files(site: &str, token: &str) -> Test {
+    Test::new()
+        .file("stack.yml", STACK_FILE)
+        .file("site.txt", site)
+        .file("token.txt", token)
+}
+
+fn apply_files(stack: &Stack, site: &str, token: &str) -> Run {
+    apply(files(site, token), stack, &["stack.yml"], &[])
+}
+
+/// `docker config ls` names with the stack's namespace label.
+fn config_names(stack: &Stack) -> Vec<String> {
+    let filter = format!("label=com.docker.stack.namespace={}", stack.name);
+    let out = docker(&["config", "ls", "--filter", &filter, "--format", "{{.Name}}"]);
+    let mut names: Vec<String> = out.lines().map(str::to_owned).collect();
+    names.sort();
+    names
+}
+
+fn config_id(name: &str) -> String {
+    docker(&["config", "inspect", "--format", "{{.ID}}", name])
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn changed_config_rolls_out_as_a_new_version_and_the_old_one_goes() {
+    let stack = Stack::new("apob-config");
+    let token = "not the point of this test\n";
+    let first = apply_files(&stack, "v1 content\n", token);
+    assert_eq!(first.code, Some(0), "{}", first.text());
+    let v1 = format!("{}_site", stack.name);
+    assert_eq!(config_names(&stack), std::slice::from_ref(&v1));
+
+    let second = apply_files(&stack, "v2 content\n", token);
+    assert_eq!(second.code, Some(0), "{}", second.text());
+    let service = stack.service_name("web");
+    assert_eq!(
+        second.summary_of(&service),
+        format!("  ok   {service}: converged")
+    );
+    let v2 = format!("{v1}-{}", &sha256_hex(b"v2 content\n")[..12]);
+    assert!(second.stdout.contains(&v2), "{}", second.text());
+    let refs = stack.inspect("web")["Spec"]["TaskTemplate"]["ContainerSpec"]["Configs"].clone();
+    let refs = refs.as_array().cloned().unwrap_or_default();
+    assert_eq!(refs.len(), 1, "{refs:?}");
+    assert_eq!(refs[0]["ConfigName"], Value::String(v2.clone()));
+    assert_eq!(refs[0]["ConfigID"], Value::String(config_id(&v2)));
+    assert_eq!(refs[0]["File"]["Name"], "/www/site.txt");
+    // Converged, so nothing uses v1 any more: the apply removed it.
+    assert_eq!(config_names(&stack), [v2]);
+}
+
+/// A marker that only the secret file holds, unique to this process.
+fn marker(n: u32) -> String {
+    format!("stackctl-secret-marker-{}-{n}-QZX", std::process::id())
+}
+
+/// Every way the marker could leak: as is, and base64-encoded as a spec's `Data` carries it.
+fn assert_no_secret(run: &Run, what: &str, contents: &[String]) {
+    for content in contents {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(content);
+        let line = content.trim_end();
+        for needle in [line, encoded.as_str()] {
+            assert!(
+                !run.stdout.contains(needle) && !run.stderr.contains(needle),
+                "{what} shows the secret ({needle}):\n{}",
+                run.text()
+            );
+        }
+    }
+}
+
+fn plan(stack: &Stack, site: &str, token: &str, format: &str) -> Run {
+    let test =
+        files(site, token).args(&["plan", "--format", format, "-s", &stack.name, "stack.yml"]);
+    Run::of(&test)
+}
+
+#[test]
+fn secret_content_never_appears_in_any_output() {
+    let stack = Stack::new("apob-secret");
+    let contents = [format!("{}\n", marker(1)), format!("{}\n", marker(2))];
+    let site = "site\n";
+    let mut runs = Vec::new();
+    for token in &contents {
+        runs.push(("plan", plan(&stack, site, token, "human")));
+        runs.push(("plan --format json", plan(&stack, site, token, "json")));
+        let applied = apply_files(&stack, site, token);
+        assert_eq!(applied.code, Some(0), "{}", applied.text());
+        runs.push(("apply", applied));
+        runs.push(("status", stack_command("status", &stack, &[])));
+        runs.push(("history", stack_command("history", &stack, &[])));
+    }
+    // The second apply rotated the secret: a new version, so the test saw a secret change.
+    let secret =
+        stack.inspect("web")["Spec"]["TaskTemplate"]["ContainerSpec"]["Secrets"][0]["SecretName"]
+            .clone();
+    let v2 = format!(
+        "{}_token-{}",
+        stack.name,
+        &sha256_hex(contents[1].as_bytes())[..12]
+    );
+    assert_eq!(secret, Value::String(v2));
+    for (what, run) in &runs {
+        assert_no_secret(run, what, &contents);
+    }
+}
