@@ -161,6 +161,9 @@ pub struct PlanArgs {
     pub show_sensitive: bool,
     #[command(flatten)]
     pub images: ImageArgs,
+    /// Also save the plan to FILE, for `stackctl apply --plan-file FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
 }
 
 /// How images are pinned and pulled.
@@ -206,6 +209,10 @@ pub struct ApplyArgs {
     /// Remove the stack's apply lock left by an apply that died, then apply.
     #[arg(long)]
     pub force_unlock: bool,
+    /// Apply only if the plan is still the one saved in FILE by `stackctl plan --out FILE`
+    /// (same files, and nothing in the cluster moved since).
+    #[arg(long, value_name = "FILE")]
+    pub plan_file: Option<PathBuf>,
     /// Show values of environment variables whose names look secret.
     #[arg(long)]
     pub show_sensitive: bool,

@@ -71,6 +71,19 @@ async fn apply_with<E: Engine>(
     }
     let options = PlanOptions { prune: args.prune };
     let plan = current_plan(args, prepared, engine, options).await?;
+    if let Some(path) = &args.plan_file {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Report::msg(format!("cannot read {}: {e}", path.display())))?;
+        let saved = crate::plan::saved::load(&text).map_err(Report::msg)?;
+        let moved = crate::plan::saved::moved(&saved, &plan);
+        if !moved.is_empty() {
+            eprintln!(
+                "error: the saved plan no longer holds, nothing was applied:\n  - {}\nrun `stackctl plan --out` again",
+                moved.join("\n  - ")
+            );
+            return Ok(exit::ERROR);
+        }
+    }
     let render = RenderOptions {
         color: use_color(std::io::stdout().is_terminal()),
         show_sensitive: args.show_sensitive,
@@ -130,7 +143,14 @@ async fn apply_locked<E: Engine>(
         println!("No changes left to apply: the stack already matches the files.");
         return Ok(exit::OK);
     }
-    if serde_json::to_value(&plan).ok() != serde_json::to_value(shown).ok() {
+    let same = serde_json::to_value(&plan).ok() == serde_json::to_value(shown).ok();
+    if !same && args.plan_file.is_some() {
+        eprintln!(
+            "error: the cluster changed while waiting for the lock; the saved plan no longer holds, nothing was applied"
+        );
+        return Ok(exit::ERROR);
+    }
+    if !same {
         eprintln!("The cluster changed since the plan was shown; applying the current plan:");
         emit(&render_text(
             &plan,

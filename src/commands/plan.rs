@@ -29,6 +29,17 @@ pub fn run(args: &PlanArgs) -> i32 {
             return exit::ERROR;
         }
     };
+    if let Some(path) = &args.out {
+        if let Err(err) = std::fs::write(path, crate::plan::saved::save(&plan)) {
+            eprintln!("error: cannot write the plan to {}: {err}", path.display());
+            return exit::ERROR;
+        }
+        eprintln!(
+            "plan saved to {}; apply it with `stackctl apply --plan-file {}`",
+            path.display(),
+            path.display()
+        );
+    }
     match args.format {
         Format::Json => {
             let json = serde_json::to_string_pretty(&plan).expect("plan serialises");

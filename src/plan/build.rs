@@ -77,6 +77,7 @@ pub fn build(
         ),
         kept: Vec::new(),
         summary: super::Summary::default(),
+        observed: observed(live),
         existing_ids: super::ObjectIds {
             configs: live
                 .configs
@@ -418,4 +419,30 @@ fn object_plan(
         plan.action = Action::Update;
     }
     plan
+}
+
+/// Versions of the objects a plan depends on (services, configs, secrets by version index;
+/// networks, which have none, by ID).
+fn observed(live: &LiveState) -> BTreeMap<String, u64> {
+    let services = live
+        .services
+        .iter()
+        .map(|(n, s)| (format!("service {n}"), s.version));
+    let configs = live
+        .configs
+        .iter()
+        .map(|(n, c)| (format!("config {n}"), c.version));
+    let secrets = live
+        .secrets
+        .iter()
+        .map(|(n, s)| (format!("secret {n}"), s.version));
+    let networks = live
+        .networks
+        .values()
+        .map(|n| (format!("network {} {}", n.name, n.id), 0));
+    services
+        .chain(configs)
+        .chain(secrets)
+        .chain(networks)
+        .collect()
 }

@@ -4,6 +4,7 @@
 
 mod build;
 pub mod render;
+pub mod saved;
 pub mod versions;
 
 use serde::Serialize;
@@ -138,6 +139,10 @@ pub struct Plan {
     /// them by ID, which only the cluster knows.
     #[serde(skip)]
     pub existing_ids: ObjectIds,
+    /// What the plan was computed from: every stack object's name and version index. A saved
+    /// plan is applied only while the cluster still matches it.
+    #[serde(skip)]
+    pub observed: std::collections::BTreeMap<String, u64>,
 }
 
 /// Config and secret IDs by name.

@@ -1,0 +1,76 @@
+//! Plans saved with `stackctl plan --out FILE` and applied with `stackctl apply --plan-file
+//! FILE`: the saved plan is applied only if the cluster has not moved since it was computed.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::Plan;
+
+const FORMAT: u32 = 1;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SavedPlan {
+    pub format: u32,
+    pub stack: String,
+    /// Object name -> version index at planning time.
+    pub observed: BTreeMap<String, u64>,
+    /// The plan as `plan --format json` prints it.
+    pub plan: Value,
+}
+
+#[must_use]
+pub fn save(plan: &Plan) -> String {
+    let saved = SavedPlan {
+        format: FORMAT,
+        stack: plan.stack.clone(),
+        observed: plan.observed.clone(),
+        plan: serde_json::to_value(plan).expect("plans serialise"),
+    };
+    serde_json::to_string_pretty(&saved).expect("plans serialise")
+}
+
+pub fn load(text: &str) -> Result<SavedPlan, String> {
+    let saved: SavedPlan =
+        serde_json::from_str(text).map_err(|e| format!("not a saved stackctl plan: {e}"))?;
+    if saved.format != FORMAT {
+        return Err(format!(
+            "saved plan format {} is not supported (expected {FORMAT})",
+            saved.format
+        ));
+    }
+    Ok(saved)
+}
+
+/// What differs between a saved plan and the plan computed now; empty when it still holds.
+#[must_use]
+pub fn moved(saved: &SavedPlan, current: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    if saved.stack != current.stack {
+        out.push(format!(
+            "the plan is for stack {}, not {}",
+            saved.stack, current.stack
+        ));
+    }
+    for (name, version) in &saved.observed {
+        match current.observed.get(name) {
+            None => out.push(format!("{name} is gone")),
+            Some(now) if now != version => {
+                out.push(format!("{name} changed (version {version} -> {now})"));
+            }
+            Some(_) => {}
+        }
+    }
+    for name in current
+        .observed
+        .keys()
+        .filter(|n| !saved.observed.contains_key(*n))
+    {
+        out.push(format!("{name} appeared"));
+    }
+    if out.is_empty() && serde_json::to_value(current).ok().as_ref() != Some(&saved.plan) {
+        out.push("the files now give a different plan".to_owned());
+    }
+    out
+}
