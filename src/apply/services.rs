@@ -277,7 +277,13 @@ async fn roll_back_updated<E: Engine>(
     let settled =
         watch::await_rollouts(engine, &plan.stack, &watching, options.timeout, events).await?;
     for (name, outcome) in settled {
-        let message = format!("rolled back after {failed} failed");
+        // The failed service keeps its own cause; the others say why they went back.
+        let message = match outcomes.get(&name) {
+            Some(ServiceOutcome::Failed(why) | ServiceOutcome::Paused(why)) if name == failed => {
+                format!("{why}; rolled back")
+            }
+            _ => format!("rolled back after {failed} failed"),
+        };
         let result = match outcome {
             ServiceOutcome::Converged | ServiceOutcome::RolledBack(_) => {
                 ServiceOutcome::RolledBack(message)

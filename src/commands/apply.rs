@@ -222,7 +222,7 @@ fn fill_entry(entry: &mut Entry, plan: &Plan, report: &ApplyReport) {
         .services
         .iter()
         .filter(|(_, o)| !o.is_success())
-        .map(|(n, o)| format!("{n}: {}", progress::describe(o)))
+        .map(|(n, o)| format!("{n}: {}", progress::describe(n, o)))
         .collect();
     entry.outcome = if failed.is_empty() {
         "succeeded".into()

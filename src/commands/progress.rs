@@ -71,14 +71,14 @@ fn verb(action: Action) -> &'static str {
 }
 
 #[must_use]
-pub fn describe(outcome: &ServiceOutcome) -> String {
+pub fn describe(name: &str, outcome: &ServiceOutcome) -> String {
     match outcome {
         ServiceOutcome::Converged => "converged".into(),
         ServiceOutcome::Written => "written (not watched: --detach)".into(),
         ServiceOutcome::Removed => "removed".into(),
         ServiceOutcome::RolledBack(why) => format!("rolled back: {why}"),
         ServiceOutcome::Paused(why) => format!(
-            "paused: {why} (resume with `docker service update --detach=false <service>` after fixing it, or `stackctl rollback`)"
+            "paused: {why} (resume with `docker service update --detach=false {name}` after fixing it, or `stackctl rollback`)"
         ),
         ServiceOutcome::Failed(why) => format!("failed: {why}"),
         ServiceOutcome::NotStarted(why) => format!("not started: {why}"),
@@ -89,7 +89,7 @@ pub fn summary(report: &ApplyReport, elapsed: Duration) {
     let mut out = String::from("\n");
     for (name, outcome) in &report.services {
         let mark = if outcome.is_success() { "ok  " } else { "FAIL" };
-        let _ = writeln!(out, "  {mark} {name}: {}", describe(outcome));
+        let _ = writeln!(out, "  {mark} {name}: {}", describe(name, outcome));
     }
     let verdict = if report.is_success() {
         "Apply complete"
