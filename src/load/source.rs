@@ -54,19 +54,7 @@ impl Sources {
     /// Byte offset of a 1-based line and column (in characters) of a file.
     #[must_use]
     pub fn offset(&self, id: FileId, line: usize, column: usize) -> usize {
-        let text = &self.get(id).text;
-        let line_start: usize = text
-            .split_inclusive('\n')
-            .take(line.saturating_sub(1))
-            .map(str::len)
-            .sum();
-        let rest = &text[line_start.min(text.len())..];
-        line_start
-            + rest
-                .chars()
-                .take(column.saturating_sub(1))
-                .map(char::len_utf8)
-                .sum::<usize>()
+        offset_of_line_col(&self.get(id).text, line, column)
     }
 
     /// The source text a span covers.
@@ -77,6 +65,23 @@ impl Sources {
         let end = floor_char_boundary(text, span.offset + span.len).max(start);
         &text[start..end]
     }
+}
+
+/// Byte offset of a 1-based line and column (in characters) in `text`.
+#[must_use]
+pub fn offset_of_line_col(text: &str, line: usize, column: usize) -> usize {
+    let line_start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    let rest = &text[line_start.min(text.len())..];
+    line_start
+        + rest
+            .chars()
+            .take(column.saturating_sub(1))
+            .map(char::len_utf8)
+            .sum::<usize>()
 }
 
 fn floor_char_boundary(text: &str, mut i: usize) -> usize {

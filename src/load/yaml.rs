@@ -5,6 +5,7 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::{Location, Spanned};
 
 use super::node::{At, FileId, Node, Scalar, Span, Value};
+use super::source::offset_of_line_col;
 
 /// A syntax error with the place the parser stopped.
 #[derive(Debug)]
@@ -128,7 +129,7 @@ fn span_of(file: FileId, text: &str, loc: &Location) -> Span {
     let offset = span
         .byte_offset()
         .map_or_else(
-            || offset_of_line_col(text, loc.line(), loc.column()),
+            || offset_of_line_col(text, loc.line() as usize, loc.column() as usize),
             |o| o as usize,
         )
         .min(text.len());
@@ -137,22 +138,6 @@ fn span_of(file: FileId, text: &str, loc: &Location) -> Span {
         .map_or(0, |l| l as usize)
         .min(text.len() - offset);
     Span::new(file, offset, len)
-}
-
-/// Byte offset of a 1-based line and column (some parser errors carry only these).
-fn offset_of_line_col(text: &str, line: u64, column: u64) -> usize {
-    let line_start: usize = text
-        .split_inclusive('\n')
-        .take(line.saturating_sub(1) as usize)
-        .map(str::len)
-        .sum();
-    let rest = &text[line_start.min(text.len())..];
-    line_start
-        + rest
-            .chars()
-            .take(column.saturating_sub(1) as usize)
-            .map(char::len_utf8)
-            .sum::<usize>()
 }
 
 fn to_node(file: FileId, text: &str, raw: Spanned<Raw>) -> Node {

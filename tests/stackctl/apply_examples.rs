@@ -8,17 +8,7 @@ use super::apply::{Run, Stack, apply_command};
 use super::swarm::docker;
 use super::util::{Test, repo_root};
 
-const EXAMPLES: &[&[&str]] = &[
-    &["agent-global.yml"],
-    &["anchors.yml"],
-    &["jobs.yml"],
-    &["monitoring.yml"],
-    &["reverse-proxy.yml"],
-    &["rollout.yml"],
-    &["secrets.yml"],
-    &["web-db-cache.yml"],
-    &["override/base.yml", "override/prod.yml"],
-];
+use super::swarm::EXAMPLES;
 
 /// An example as this test deploys it. The same files are deployed at the same time by the
 /// oracle test (and by other runs of this suite on the same test bed), so what must be unique

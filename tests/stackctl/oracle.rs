@@ -7,17 +7,7 @@ use stackctl::diff::{DaemonApi, normalize_service};
 use super::swarm::{DockerStack, network_names, unique_stack};
 use super::util::{Test, repo_root, stderr};
 
-const EXAMPLES: &[&[&str]] = &[
-    &["agent-global.yml"],
-    &["anchors.yml"],
-    &["jobs.yml"],
-    &["monitoring.yml"],
-    &["reverse-proxy.yml"],
-    &["rollout.yml"],
-    &["secrets.yml"],
-    &["web-db-cache.yml"],
-    &["override/base.yml", "override/prod.yml"],
-];
+use super::swarm::EXAMPLES;
 
 fn render(stack: &str, files: &[String]) -> Value {
     let mut args = vec!["render".to_owned(), "-s".to_owned(), stack.to_owned()];

@@ -122,3 +122,16 @@ impl Drop for DockerStack {
         }
     }
 }
+
+/// Every example stack, as the files to pass together (the override pair is one stack).
+pub(crate) const EXAMPLES: &[&[&str]] = &[
+    &["agent-global.yml"],
+    &["anchors.yml"],
+    &["jobs.yml"],
+    &["monitoring.yml"],
+    &["reverse-proxy.yml"],
+    &["rollout.yml"],
+    &["secrets.yml"],
+    &["web-db-cache.yml"],
+    &["override/base.yml", "override/prod.yml"],
+];
