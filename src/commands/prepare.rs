@@ -108,5 +108,20 @@ pub async fn plan_with_images<E: Engine>(
     for warning in resolve_images(engine, &mut desired, &live, resolve, &auth).await {
         eprintln!("warning: {warning}");
     }
+    for service in desired.services.values() {
+        let ignored = crate::diff::ignored_by_daemon(&service.spec, live.api);
+        if !ignored.is_empty() {
+            let keys: Vec<String> = ignored
+                .iter()
+                .map(|(key, since)| format!("{key} (needs {since})"))
+                .collect();
+            eprintln!(
+                "warning: service {}: this daemon (Engine API 1.{}) ignores {}",
+                service.name,
+                live.api.minor,
+                keys.join(", ")
+            );
+        }
+    }
     build(&prepared.name, &desired, &live, options).map_err(Report::new)
 }

@@ -4,4 +4,4 @@ pub mod fields;
 pub mod normalize;
 
 pub use fields::{FieldChange, field_changes};
-pub use normalize::{DaemonApi, normalize_service};
+pub use normalize::{DaemonApi, ignored_by_daemon, normalize_service};

@@ -23,6 +23,44 @@ impl DaemonApi {
     }
 }
 
+/// Service fields added by newer Engine APIs, which older daemons silently drop:
+/// (JSON pointer under `ContainerSpec`, compose key, API minor version that added it).
+const NEWER_FIELDS: &[(&str, &str, u32)] = &[
+    (
+        "/Healthcheck/StartInterval",
+        "healthcheck.start_interval",
+        44,
+    ),
+    (
+        "/Mounts/*/VolumeOptions/Subpath",
+        "volumes[].volume.subpath",
+        45,
+    ),
+    ("/OomScoreAdj", "oom_score_adj", 46),
+];
+
+/// The compose keys set in `spec` that this daemon will ignore, each with the API version
+/// that would honour it: `("oom_score_adj", "1.46")`.
+#[must_use]
+pub fn ignored_by_daemon(spec: &Value, api: DaemonApi) -> Vec<(&'static str, String)> {
+    let Some(container) = spec.pointer("/TaskTemplate/ContainerSpec") else {
+        return Vec::new();
+    };
+    let is_set = |v: &Value| !(v.is_null() || v == &json!(0) || v == &json!(""));
+    NEWER_FIELDS
+        .iter()
+        .filter(|(_, _, since)| api.minor < *since)
+        .filter(|(pointer, _, _)| match pointer.split_once("/*") {
+            Some((list, field)) => container
+                .pointer(list)
+                .and_then(Value::as_array)
+                .is_some_and(|items| items.iter().any(|i| i.pointer(field).is_some_and(is_set))),
+            None => container.pointer(pointer).is_some_and(is_set),
+        })
+        .map(|(_, key, since)| (*key, format!("1.{since}")))
+        .collect()
+}
+
 /// swarmkit's monitor window when the spec says 0 or nothing.
 const DEFAULT_MONITOR_NANOS: i64 = 5_000_000_000;
 
@@ -164,19 +202,50 @@ fn fill_container_defaults(container: &mut Map<String, Value>, api: DaemonApi) {
             }
         }
     }
-    if let Some(check) = container
-        .get_mut("Healthcheck")
-        .and_then(Value::as_object_mut)
-    {
-        if api.minor < 44 {
-            check.remove("StartInterval");
+    // What this daemon drops is not a difference.
+    for (pointer, _, since) in NEWER_FIELDS {
+        if api.minor >= *since {
+            continue;
         }
-    }
-    if api.minor < 46 {
-        container.remove("OomScoreAdj");
+        let (parent, field) = pointer.rsplit_once('/').unwrap_or(("", pointer));
+        if parent.is_empty() {
+            container.remove(field);
+            continue;
+        }
+        let parents: Vec<&mut Value> = match parent.split_once("/*") {
+            Some((list, rest)) => match container_pointer_mut(container, list) {
+                Some(Value::Array(items)) => items
+                    .iter_mut()
+                    .filter_map(|item| item.pointer_mut(rest))
+                    .collect(),
+                _ => Vec::new(),
+            },
+            None => container_pointer_mut(container, parent)
+                .into_iter()
+                .collect(),
+        };
+        for value in parents {
+            if let Some(map) = value.as_object_mut() {
+                map.remove(field);
+            }
+        }
     }
     if let Some(Value::Array(env)) = container.get_mut("Env") {
         env.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+    }
+}
+
+/// `pointer` (not empty) inside a container spec held as a map.
+fn container_pointer_mut<'a>(
+    container: &'a mut Map<String, Value>,
+    pointer: &str,
+) -> Option<&'a mut Value> {
+    let mut parts = pointer.trim_start_matches('/').splitn(2, '/');
+    let first = parts.next().filter(|p| !p.is_empty())?;
+    let value = container.get_mut(first)?;
+    match parts.next() {
+        Some(rest) => value.pointer_mut(&format!("/{rest}")),
+        None => Some(value),
     }
 }
 
@@ -274,5 +343,41 @@ mod tests {
         let unset = normalize_service(&json!({"Mode": {"Replicated": {}}}), api);
         assert_ne!(zero, unset);
         assert_eq!(unset.pointer("/Mode/Replicated/Replicas"), Some(&json!(1)));
+    }
+
+    #[test]
+    fn fields_an_older_daemon_drops_are_named_and_not_differences() {
+        let sent = json!({"TaskTemplate": {"ContainerSpec": {
+            "Image": "app:1",
+            "OomScoreAdj": 200,
+            "Healthcheck": {"Test": ["CMD", "true"], "StartInterval": 1_000_000_000},
+            "Mounts": [
+                {"Type": "volume", "Target": "/a", "VolumeOptions": {"NoCopy": true, "Subpath": "x"}},
+                {"Type": "volume", "Target": "/b"}
+            ]
+        }}});
+        let read = json!({"TaskTemplate": {"ContainerSpec": {
+            "Image": "app:1",
+            "Healthcheck": {"Test": ["CMD", "true"]},
+            "Mounts": [
+                {"Type": "volume", "Target": "/a", "VolumeOptions": {"NoCopy": true}},
+                {"Type": "volume", "Target": "/b"}
+            ]
+        }}});
+        let old = DaemonApi::parse("1.41");
+        assert_eq!(normalize_service(&sent, old), normalize_service(&read, old));
+        let keys: Vec<_> = ignored_by_daemon(&sent, old);
+        assert_eq!(
+            keys,
+            [
+                ("healthcheck.start_interval", "1.44".to_owned()),
+                ("volumes[].volume.subpath", "1.45".to_owned()),
+                ("oom_score_adj", "1.46".to_owned()),
+            ]
+        );
+        assert!(ignored_by_daemon(&read, old).is_empty());
+        let new = DaemonApi::parse("1.47");
+        assert!(ignored_by_daemon(&sent, new).is_empty());
+        assert_ne!(normalize_service(&sent, new), normalize_service(&read, new));
     }
 }

@@ -63,6 +63,12 @@ pub(super) fn check(stack: &Stack, diags: &mut Diagnostics) {
                 );
             }
         }
+        if let Some(spec) = &service.credential_spec {
+            let span = spec.config_span.filter(|_| !spec.config.is_empty());
+            if let Some(span) = span.filter(|_| !stack.configs.contains_key(&spec.config)) {
+                undefined(diags, "config", &spec.config, span, stack.configs.keys());
+            }
+        }
         for volume in &service.volumes {
             let named = volume.kind == VolumeType::Volume && !volume.source.is_empty();
             if named && !stack.volumes.contains_key(&volume.source) {

@@ -99,6 +99,8 @@ pub struct Logging {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct CredentialSpec {
     pub config: String,
+    /// Where `config` was written, for the undefined-config error.
+    pub config_span: Option<Span>,
     pub file: String,
     pub registry: String,
 }

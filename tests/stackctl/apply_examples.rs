@@ -5,10 +5,8 @@ use std::path::Path;
 use std::process::Command;
 
 use super::apply::{Run, Stack, apply_command};
-use super::swarm::docker;
+use super::swarm::{EXAMPLES, Example, Externals, docker, unique_stack};
 use super::util::{Test, repo_root};
-
-use super::swarm::EXAMPLES;
 
 /// An example as this test deploys it. The same files are deployed at the same time by the
 /// oracle test (and by other runs of this suite on the same test bed), so what must be unique
@@ -119,11 +117,19 @@ fn service_names(stack: &Stack) -> Vec<String> {
 }
 
 /// Apply, check every service converged, apply again, check nothing was written.
-fn check_example(files: &[&str]) -> String {
-    let stem = files[0].trim_end_matches(".yml").replace('/', "-");
-    let stack = Stack::new(&format!("apx-{stem}"));
+fn check_example(example: &Example) -> String {
+    let files = example.files;
+    // Declared before the stack: dropped after it, once nothing uses the objects.
+    let externals = example
+        .externals
+        .then(|| Externals::create(&unique_stack("apx-ext")));
+    let stack = Stack::new(&format!("apx-{}", example.stem()));
+    let env = externals.as_ref().map_or(&[][..], Externals::env);
+    let test = env
+        .iter()
+        .fold(example_test(&stack), |test, (k, v)| test.env(k, v));
     // One directory for both applies: a relative bind-mount source resolves to its path.
-    let test = apply_command(example_test(&stack), &stack, files, &[]);
+    let test = apply_command(test, &stack, files, &[]);
     let first = Run::of(&test);
     assert_eq!(first.code, Some(0), "first apply:\n{}", first.text());
     assert!(
@@ -165,13 +171,13 @@ fn every_example_converges_then_reapplies_with_no_writes() {
     std::thread::scope(|scope| {
         let handles: Vec<_> = EXAMPLES
             .iter()
-            .map(|files| scope.spawn(move || check_example(files)))
+            .map(|example| scope.spawn(move || check_example(example)))
             .collect();
         let mut failures = Vec::new();
-        for (handle, files) in handles.into_iter().zip(EXAMPLES) {
+        for (handle, example) in handles.into_iter().zip(EXAMPLES) {
             match handle.join() {
                 Ok(line) => eprintln!("{line}"),
-                Err(e) => failures.push(format!("{files:?}: {}", panic_text(&e))),
+                Err(e) => failures.push(format!("{:?}: {}", example.files, panic_text(&e))),
             }
         }
         assert!(failures.is_empty(), "{}", failures.join("\n\n"));

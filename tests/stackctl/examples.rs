@@ -124,3 +124,69 @@ fn schema_and_loader_agree_on_invalid_files() {
         );
     }
 }
+
+/// Every key path written in `node`, as patterns (`services.*.deploy.update_config.order`).
+fn written_keys(node: &Node, path: &str, out: &mut std::collections::BTreeSet<String>) {
+    match &node.value {
+        Value::Map(entries) => {
+            let pattern = stackctl::load::decode::key_pattern(path);
+            for (key, value) in entries {
+                out.insert(if pattern.is_empty() {
+                    key.value.clone()
+                } else {
+                    format!("{pattern}.{}", key.value)
+                });
+                let child = if path.is_empty() {
+                    key.value.clone()
+                } else {
+                    format!("{path}.{}", key.value)
+                };
+                written_keys(value, &child, out);
+            }
+        }
+        Value::Seq(items) => {
+            for (i, item) in items.iter().enumerate() {
+                written_keys(item, &format!("{path}[{i}]"), out);
+            }
+        }
+        Value::Scalar(_) => {}
+    }
+}
+
+fn every_yaml_file(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            every_yaml_file(&path, out);
+        } else if path.extension().is_some_and(|e| e == "yml" || e == "yaml") {
+            out.push(path);
+        }
+    }
+}
+
+/// The examples are the oracle test's input: together they must use every key the loader
+/// accepts, so that each one is compared with what `docker stack deploy` makes of it.
+#[test]
+fn the_examples_exercise_every_accepted_key() {
+    let mut files = Vec::new();
+    every_yaml_file(&repo_root().join("examples"), &mut files);
+    let mut written = std::collections::BTreeSet::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let node = yaml::parse(FileId(0), &text).unwrap();
+        written_keys(&node, "", &mut written);
+    }
+    let accepted = stackctl::load::decode::keys::accepted();
+    assert!(accepted.len() > 150, "{} keys", accepted.len());
+    let missing: Vec<&String> = accepted.iter().filter(|k| !written.contains(*k)).collect();
+    assert!(
+        missing.is_empty(),
+        "no file under examples/ uses these {} keys:\n{}",
+        missing.len(),
+        missing
+            .iter()
+            .map(|k| format!("  {k}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}

@@ -169,6 +169,13 @@ const CASES: &[Case] = &[
         "undefined secret \"db_pw\"",
     ),
     case(
+        "credential spec naming an undefined config",
+        "services:\n  web:\n    image: a\n    credential_spec:\n      config: gmsa\n",
+        5,
+        15,
+        "undefined config \"gmsa\"",
+    ),
+    case(
         "undefined volume",
         "services:\n  web:\n    image: a\n    volumes:\n      - data:/data\n",
         5,

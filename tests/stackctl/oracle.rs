@@ -4,16 +4,20 @@
 use serde_json::Value;
 use stackctl::diff::{DaemonApi, normalize_service};
 
-use super::swarm::{DockerStack, network_names, unique_stack};
-use super::util::{Test, repo_root, stderr};
+use super::swarm::{DockerStack, EXAMPLES, Example, Externals, network_names, unique_stack};
+use super::util::{Test, repo_root, stderr, stdout};
 
-use super::swarm::EXAMPLES;
+/// `Test` running `stackctl COMMAND -s STACK FILES...` with `env` set.
+fn stackctl(command: &[&str], stack: &str, files: &[String], env: &[(&str, String)]) -> Test {
+    let mut args: Vec<&str> = command.to_vec();
+    args.extend(["-s", stack]);
+    args.extend(files.iter().map(String::as_str));
+    env.iter()
+        .fold(Test::new().args(&args), |test, (k, v)| test.env(k, v))
+}
 
-fn render(stack: &str, files: &[String]) -> Value {
-    let mut args = vec!["render".to_owned(), "-s".to_owned(), stack.to_owned()];
-    args.extend(files.iter().cloned());
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = Test::new().args(&args).run();
+fn render(stack: &str, files: &[String], env: &[(&str, String)]) -> Value {
+    let out = stackctl(&["render"], stack, files, env).run();
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -23,9 +27,25 @@ fn render(stack: &str, files: &[String]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// Read-back spec with network IDs turned back into names.
+/// Read-back spec with network IDs turned back into names, and the credential spec's config ID
+/// into the config's name (`render` cannot know IDs).
 fn live_spec(service: &Value, networks: &std::collections::HashMap<String, String>) -> Value {
     let mut spec = service["Spec"].clone();
+    let container = &spec["TaskTemplate"]["ContainerSpec"];
+    let credential_config = container
+        .pointer("/Privileges/CredentialSpec/Config")
+        .and_then(Value::as_str)
+        .filter(|id| !id.is_empty())
+        .and_then(|id| {
+            container["Configs"]
+                .as_array()?
+                .iter()
+                .find(|c| c["ConfigID"] == id)
+        })
+        .map(|c| c["ConfigName"].clone());
+    if let Some(name) = credential_config {
+        spec["TaskTemplate"]["ContainerSpec"]["Privileges"]["CredentialSpec"]["Config"] = name;
+    }
     if let Some(Value::Array(attachments)) = spec.pointer_mut("/TaskTemplate/Networks") {
         for a in attachments {
             let id = a["Target"].as_str().unwrap_or("").to_owned();
@@ -37,22 +57,29 @@ fn live_spec(service: &Value, networks: &std::collections::HashMap<String, Strin
     spec
 }
 
-fn check_example(files: &[&str]) {
-    let paths: Vec<String> = files
-        .iter()
-        .map(|f| {
-            repo_root()
-                .join("examples/stacks")
-                .join(f)
-                .display()
-                .to_string()
-        })
-        .collect();
-    let stem = files[0].trim_end_matches(".yml").replace('/', "-");
-    let name = unique_stack(&format!("orc-{stem}"));
-    let path_refs: Vec<&str> = paths.iter().map(String::as_str).collect();
-    let deployed = DockerStack::deploy(&name, &path_refs);
-    let rendered = render(&name, &paths);
+fn check_example(example: &Example) {
+    let in_examples = |files: &[&str]| -> Vec<String> {
+        files
+            .iter()
+            .map(|f| {
+                repo_root()
+                    .join("examples/stacks")
+                    .join(f)
+                    .display()
+                    .to_string()
+            })
+            .collect()
+    };
+    let files = example.files;
+    let paths = in_examples(files);
+    let name = unique_stack(&format!("orc-{}", example.stem()));
+    // Declared before the stack: dropped after it, once nothing uses the objects.
+    let externals = example.externals.then(|| Externals::create(&name));
+    let env = externals.as_ref().map_or(&[][..], Externals::env);
+    let docker_paths = in_examples(example.docker_files.unwrap_or(files));
+    let docker_refs: Vec<&str> = docker_paths.iter().map(String::as_str).collect();
+    let deployed = DockerStack::deploy_with_env(&name, &docker_refs, env);
+    let rendered = render(&name, &paths, env);
     let api = DaemonApi::parse("1.41");
     let networks = network_names();
     let live = deployed.services();
@@ -78,6 +105,19 @@ fn check_example(files: &[&str]) {
         want.sort();
         assert_eq!(deployed.object_names(kind), want, "{files:?}: {key}");
     }
+    let plan = stackctl(&["plan", "--detailed-exitcode"], &name, &paths, env).run();
+    assert_eq!(
+        plan.status.code(),
+        Some(0),
+        "{files:?}: plan against docker's deployment:\n{}{}",
+        stdout(&plan),
+        stderr(&plan)
+    );
+    assert!(
+        stdout(&plan).starts_with("No changes."),
+        "{files:?}: {}",
+        stdout(&plan)
+    );
 }
 
 #[test]
@@ -86,15 +126,15 @@ fn render_matches_what_docker_stack_deploy_creates() {
     std::thread::scope(|scope| {
         let handles: Vec<_> = EXAMPLES
             .iter()
-            .map(|files| scope.spawn(move || check_example(files)))
+            .map(|example| scope.spawn(move || check_example(example)))
             .collect();
         let failures: Vec<String> = handles
             .into_iter()
             .zip(EXAMPLES)
-            .filter_map(|(h, files)| {
+            .filter_map(|(h, example)| {
                 h.join()
                     .err()
-                    .map(|e| format!("{files:?}: {}", panic_text(&e)))
+                    .map(|e| format!("{:?}: {}", example.files, panic_text(&e)))
             })
             .collect();
         assert!(failures.is_empty(), "{}", failures.join("\n\n"));

@@ -34,6 +34,11 @@ pub(crate) struct DockerStack {
 
 impl DockerStack {
     pub(crate) fn deploy(name: &str, files: &[&str]) -> Self {
+        Self::deploy_with_env(name, files, &[])
+    }
+
+    /// [`Self::deploy`] with extra environment variables (the files may interpolate them).
+    pub(crate) fn deploy_with_env(name: &str, files: &[&str], env: &[(&str, String)]) -> Self {
         let stack = Self {
             name: name.to_owned(),
         };
@@ -48,7 +53,16 @@ impl DockerStack {
             args.extend(["-c", file]);
         }
         args.push(name);
-        docker(&args);
+        let out = Command::new("docker")
+            .args(&args)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .expect("docker CLI runs");
+        assert!(
+            out.status.success(),
+            "docker {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         stack
     }
 
@@ -112,6 +126,7 @@ impl Drop for DockerStack {
                         .is_ok_and(|o| !o.stdout.is_empty())
                 });
             if !left {
+                remove_stack_volumes(&self.name);
                 return;
             }
             // A network is removable only once its tasks are gone.
@@ -123,15 +138,177 @@ impl Drop for DockerStack {
     }
 }
 
-/// Every example stack, as the files to pass together (the override pair is one stack).
-pub(crate) const EXAMPLES: &[&[&str]] = &[
-    &["agent-global.yml"],
-    &["anchors.yml"],
-    &["jobs.yml"],
-    &["monitoring.yml"],
-    &["reverse-proxy.yml"],
-    &["rollout.yml"],
-    &["secrets.yml"],
-    &["web-db-cache.yml"],
-    &["override/base.yml", "override/prod.yml"],
+/// One shipped example as the tests deploy it.
+pub(crate) struct Example {
+    /// The files, passed together (relative to `examples/stacks`).
+    pub(crate) files: &'static [&'static str],
+    /// What `docker stack deploy` gets for the same stack when `files` use compose-spec keys
+    /// docker refuses (written out by hand); `None`: the same files.
+    pub(crate) docker_files: Option<&'static [&'static str]>,
+    /// The files use the external objects of `externals.yml` (see [`Externals`]).
+    pub(crate) externals: bool,
+}
+
+const fn example(files: &'static [&'static str]) -> Example {
+    Example {
+        files,
+        docker_files: None,
+        externals: false,
+    }
+}
+
+/// Every example stack. Together they use every key the loader accepts (a test checks it).
+pub(crate) const EXAMPLES: &[Example] = &[
+    example(&["agent-global.yml"]),
+    example(&["anchors.yml"]),
+    Example {
+        docker_files: Some(&["compose-spec/as-docker.yml"]),
+        ..example(&["compose-spec.yml"])
+    },
+    Example {
+        externals: true,
+        ..example(&["externals.yml"])
+    },
+    example(&["jobs.yml"]),
+    example(&["legacy.yml"]),
+    example(&["monitoring.yml"]),
+    example(&["reverse-proxy.yml"]),
+    example(&["rollout.yml"]),
+    example(&["secrets.yml"]),
+    example(&["web-db-cache.yml"]),
+    example(&["override/base.yml", "override/prod.yml"]),
 ];
+
+impl Example {
+    /// A short name for stack names and messages: `override-base`.
+    pub(crate) fn stem(&self) -> String {
+        self.files[0].trim_end_matches(".yml").replace('/', "-")
+    }
+}
+
+/// The objects `examples/stacks/externals.yml` expects to exist, created under unique names
+/// (passed to the file through its environment variables) and removed on drop.
+pub(crate) struct Externals {
+    env: Vec<(&'static str, String)>,
+}
+
+impl Externals {
+    pub(crate) fn create(prefix: &str) -> Self {
+        let name = |what: &str| format!("{prefix}-{what}");
+        let externals = Self {
+            env: vec![
+                ("PROXY_NETWORK", name("proxy")),
+                ("OPS_NETWORK", name("ops")),
+                ("AUDIT_NETWORK", name("audit")),
+                ("BACKUP_VOLUME", name("backups")),
+                ("REGISTRY_TOKEN", name("registry-token")),
+                ("LEGACY_TOKEN", name("legacy-token")),
+                ("MOTD", name("motd")),
+                ("LEGACY_MOTD", name("legacy-motd")),
+            ],
+        };
+        let get = |key: &str| externals.value(key).to_owned();
+        docker(&[
+            "network",
+            "create",
+            "--driver",
+            "overlay",
+            "--attachable",
+            &get("PROXY_NETWORK"),
+        ]);
+        docker(&[
+            "network",
+            "create",
+            "--driver",
+            "overlay",
+            &get("OPS_NETWORK"),
+        ]);
+        docker(&["volume", "create", &get("BACKUP_VOLUME")]);
+        for (kind, key) in [
+            ("secret", "REGISTRY_TOKEN"),
+            ("secret", "LEGACY_TOKEN"),
+            ("config", "MOTD"),
+            ("config", "LEGACY_MOTD"),
+        ] {
+            let file = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(file.path(), format!("{key} of {prefix}\n")).unwrap();
+            docker(&[
+                kind,
+                "create",
+                &get(key),
+                &file.path().display().to_string(),
+            ]);
+        }
+        externals
+    }
+
+    /// The variables that point the example at these objects.
+    pub(crate) fn env(&self) -> &[(&'static str, String)] {
+        &self.env
+    }
+
+    fn value(&self, key: &str) -> &str {
+        self.env
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// Must not panic. Runs after the stack using the objects is gone (declare it first); the
+/// volume is removable once the stack's containers are, which takes a moment.
+impl Drop for Externals {
+    fn drop(&mut self) {
+        let run = |args: &[&str]| {
+            Command::new("docker")
+                .args(args)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        for (kind, key) in [
+            ("secret", "REGISTRY_TOKEN"),
+            ("secret", "LEGACY_TOKEN"),
+            ("config", "MOTD"),
+            ("config", "LEGACY_MOTD"),
+        ] {
+            run(&[kind, "rm", self.value(key)]);
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut left = vec![
+            ("network", self.value("PROXY_NETWORK")),
+            ("network", self.value("OPS_NETWORK")),
+            ("volume", self.value("BACKUP_VOLUME")),
+        ];
+        while !left.is_empty() && Instant::now() < deadline {
+            left.retain(|(kind, name)| !run(&[kind, "rm", name]));
+            if !left.is_empty() {
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        }
+    }
+}
+
+/// Remove the local volumes Swarm created for `stack`'s mounts (labelled with its namespace),
+/// retrying while the stack's containers still hold them. Never panics.
+pub(crate) fn remove_stack_volumes(stack: &str) {
+    let filter = format!("label=com.docker.stack.namespace={stack}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let Ok(out) = Command::new("docker")
+            .args(["volume", "ls", "-q", "--filter", &filter])
+            .output()
+        else {
+            return;
+        };
+        let names = String::from_utf8_lossy(&out.stdout).into_owned();
+        if names.trim().is_empty() {
+            return;
+        }
+        let _ = Command::new("docker")
+            .arg("volume")
+            .arg("rm")
+            .args(names.split_whitespace())
+            .output();
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}

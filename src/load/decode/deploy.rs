@@ -1,26 +1,16 @@
 //! `services.<name>.deploy` -> [`Deploy`], with the checks the daemon would otherwise make late.
 
+use super::keys;
 use super::{Decoder, parse_cpus, parse_memory, service::string_map};
 use crate::load::node::{At, Node, Value};
 use crate::model::{
     Deploy, Limits, Placement, Reservations, Resources, RestartPolicy, UpdateConfig,
 };
 
-const KEYS: &[&str] = &[
-    "mode",
-    "endpoint_mode",
-    "replicas",
-    "labels",
-    "rollback_config",
-    "update_config",
-    "resources",
-    "restart_policy",
-    "placement",
-];
 const MODES: &[&str] = &["replicated", "global", "replicated-job", "global-job"];
 
 pub(crate) fn decode(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Deploy> {
-    let f = d.fields(node, path, KEYS, false)?;
+    let f = d.fields(node, path, &keys::DEPLOY, false)?;
     let p = |key: &str| format!("{path}.{key}");
     let mode = f.get("mode").and_then(|n| {
         let mode = d.string(n, &p("mode"))?;
@@ -127,15 +117,7 @@ fn enum_string(d: &mut Decoder<'_>, node: &Node, path: &str, allowed: &[&str]) -
 }
 
 fn update_config(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<UpdateConfig> {
-    const KEYS: &[&str] = &[
-        "parallelism",
-        "delay",
-        "failure_action",
-        "monitor",
-        "max_failure_ratio",
-        "order",
-    ];
-    let f = d.fields(node, path, KEYS, false)?;
+    let f = d.fields(node, path, &keys::UPDATE_CONFIG, false)?;
     let p = |key: &str| format!("{path}.{key}");
     let dur = |d: &mut Decoder<'_>, key: &str| {
         f.get(key)
@@ -171,12 +153,7 @@ fn update_config(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<UpdateC
 }
 
 fn restart_policy(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<RestartPolicy> {
-    let f = d.fields(
-        node,
-        path,
-        &["condition", "delay", "max_attempts", "window"],
-        false,
-    )?;
+    let f = d.fields(node, path, &keys::RESTART_POLICY, false)?;
     let p = |key: &str| format!("{path}.{key}");
     Some(RestartPolicy {
         condition: f
@@ -192,19 +169,14 @@ fn restart_policy(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Restar
 }
 
 fn placement(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Placement> {
-    let f = d.fields(
-        node,
-        path,
-        &["constraints", "preferences", "max_replicas_per_node"],
-        false,
-    )?;
+    let f = d.fields(node, path, &keys::PLACEMENT, false)?;
     let p = |key: &str| format!("{path}.{key}");
     let mut preferences = Vec::new();
     if let Some(n) = f.get("preferences") {
         if let Value::Seq(items) = &n.value {
             for (i, item) in items.iter().enumerate() {
                 let item_path = format!("{}[{i}]", p("preferences"));
-                let Some(pf) = d.fields(item, &item_path, &["spread"], false) else {
+                let Some(pf) = d.fields(item, &item_path, &keys::PREFERENCE, false) else {
                     continue;
                 };
                 if let Some(s) = pf
@@ -232,10 +204,10 @@ fn placement(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Placement> 
 }
 
 fn resources(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Resources> {
-    let f = d.fields(node, path, &["limits", "reservations"], false)?;
+    let f = d.fields(node, path, &keys::RESOURCES, false)?;
     let limits = f.get("limits").and_then(|n| {
         let lp = format!("{path}.limits");
-        let l = d.fields(n, &lp, &["cpus", "memory", "pids"], false)?;
+        let l = d.fields(n, &lp, &keys::LIMITS, false)?;
         Some(Limits {
             nano_cpus: l
                 .get("cpus")
@@ -253,7 +225,7 @@ fn resources(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Resources> 
     });
     let reservations = f.get("reservations").and_then(|n| {
         let rp = format!("{path}.reservations");
-        let r = d.fields(n, &rp, &["cpus", "memory", "generic_resources"], false)?;
+        let r = d.fields(n, &rp, &keys::RESERVATIONS, false)?;
         Some(Reservations {
             nano_cpus: r
                 .get("cpus")
@@ -319,14 +291,14 @@ fn generic(d: &mut Decoder<'_>, node: &Node, path: &str) -> Vec<(String, i64)> {
     let mut out = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let ip = format!("{path}[{i}]");
-        let Some(f) = d.fields(item, &ip, &["discrete_resource_spec"], false) else {
+        let Some(f) = d.fields(item, &ip, &keys::GENERIC_RESOURCE, false) else {
             continue;
         };
         let Some(spec) = f.get("discrete_resource_spec") else {
             continue;
         };
         let sp = format!("{ip}.discrete_resource_spec");
-        let Some(s) = d.fields(spec, &sp, &["kind", "value"], false) else {
+        let Some(s) = d.fields(spec, &sp, &keys::DISCRETE_RESOURCE, false) else {
             continue;
         };
         let kind = s

@@ -1,6 +1,7 @@
 //! Checked access to a mapping's keys: unknown keys are reported once, with a suggestion.
 
 use super::Decoder;
+use super::keys::Keys;
 use crate::load::node::{At, Node, Value};
 use crate::load::suggest::closest;
 
@@ -42,9 +43,15 @@ impl Decoder<'_> {
         &mut self,
         node: &'n Node,
         path: &str,
-        allowed: &[&str],
+        keys: &Keys,
         extensions: bool,
     ) -> Option<Fields<'n>> {
+        debug_assert!(
+            keys.at.contains(&super::versions::pattern(path).as_str()),
+            "{path} is not under {:?}",
+            keys.at
+        );
+        let allowed = keys.names;
         let Value::Map(entries) = &node.value else {
             self.type_error(node, path, "a mapping");
             return None;

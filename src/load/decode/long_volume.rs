@@ -1,22 +1,11 @@
 //! Long volume syntax (`{type, source, target, ...}`) -> [`ServiceVolume`].
 
-use super::Decoder;
+use super::{Decoder, keys};
 use crate::load::node::Node;
 use crate::model::{ServiceVolume, VolumeType};
 
-const KEYS: &[&str] = &[
-    "type",
-    "source",
-    "target",
-    "read_only",
-    "consistency",
-    "bind",
-    "volume",
-    "tmpfs",
-];
-
 pub(crate) fn decode(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<ServiceVolume> {
-    let f = d.fields(node, path, KEYS, false)?;
+    let f = d.fields(node, path, &keys::VOLUME_MOUNT, false)?;
     let Some(type_node) = f.get("type") else {
         d.error(
             node,
@@ -72,7 +61,7 @@ pub(crate) fn decode(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Ser
         let option_path = format!("{path}.{option}");
         match option {
             "bind" => {
-                let Some(o) = d.fields(n, &option_path, &["propagation"], false) else {
+                let Some(o) = d.fields(n, &option_path, &keys::BIND_OPTIONS, false) else {
                     continue;
                 };
                 let propagation = o
@@ -81,7 +70,7 @@ pub(crate) fn decode(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Ser
                 volume.bind_propagation = Some(propagation.unwrap_or_default());
             }
             "volume" => {
-                let Some(o) = d.fields(n, &option_path, &["nocopy", "subpath"], false) else {
+                let Some(o) = d.fields(n, &option_path, &keys::VOLUME_OPTIONS, false) else {
                     continue;
                 };
                 volume.volume_nocopy = o
@@ -95,7 +84,7 @@ pub(crate) fn decode(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Ser
                 }
             }
             _ => {
-                let Some(o) = d.fields(n, &option_path, &["size"], false) else {
+                let Some(o) = d.fields(n, &option_path, &keys::TMPFS_OPTIONS, false) else {
                     continue;
                 };
                 volume.tmpfs_size = o

@@ -3,6 +3,7 @@
 
 mod deploy;
 mod fields;
+pub mod keys;
 mod long_volume;
 mod ports;
 mod service;
@@ -16,6 +17,7 @@ pub use short_volume::parse_short_volume;
 pub(crate) use top_level::decode_file;
 pub use top_level::{DEFAULT_VERSION, absolute as top_level_absolute};
 pub use units::{parse_cpus, parse_memory};
+pub use versions::pattern as key_pattern;
 
 use super::diagnostic::{Diagnostic, Diagnostics};
 use super::node::{Node, Scalar, Value};

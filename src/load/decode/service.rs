@@ -12,64 +12,6 @@ use crate::model::{
     Ulimit, VolumeType,
 };
 
-/// Every service key stackctl accepts: docker's schema 3.13 plus compose-spec `profiles`.
-pub(crate) const SERVICE_KEYS: &[&str] = &[
-    "build",
-    "cap_add",
-    "cap_drop",
-    "cgroup_parent",
-    "cgroupns_mode",
-    "command",
-    "configs",
-    "container_name",
-    "credential_spec",
-    "depends_on",
-    "deploy",
-    "devices",
-    "dns",
-    "dns_search",
-    "domainname",
-    "entrypoint",
-    "env_file",
-    "environment",
-    "expose",
-    "external_links",
-    "extra_hosts",
-    "healthcheck",
-    "hostname",
-    "image",
-    "init",
-    "ipc",
-    "isolation",
-    "labels",
-    "links",
-    "logging",
-    "mac_address",
-    "network_mode",
-    "networks",
-    "oom_score_adj",
-    "pid",
-    "ports",
-    "privileged",
-    "profiles",
-    "read_only",
-    "restart",
-    "secrets",
-    "security_opt",
-    "shm_size",
-    "stdin_open",
-    "stop_grace_period",
-    "stop_signal",
-    "sysctls",
-    "tmpfs",
-    "tty",
-    "ulimits",
-    "user",
-    "userns_mode",
-    "volumes",
-    "working_dir",
-];
-
 // One field per compose key; splitting the literal would only scatter the mapping.
 #[allow(clippy::too_many_lines)]
 pub(crate) fn decode_service(
@@ -78,7 +20,7 @@ pub(crate) fn decode_service(
     node: &Node,
 ) -> Option<Service> {
     let path = format!("services.{}", name.value);
-    let f = d.fields(node, &path, SERVICE_KEYS, true)?;
+    let f = d.fields(node, &path, &super::keys::SERVICE, true)?;
     let p = |key: &str| format!("{path}.{key}");
     let string = |d: &mut Decoder<'_>, key: &str| {
         f.get(key)
@@ -288,7 +230,7 @@ fn ulimits(d: &mut Decoder<'_>, node: &Node, path: &str) -> BTreeMap<String, Uli
             continue;
         }
         let limit = if let Value::Map(_) = value.value {
-            let Some(f) = d.fields(value, &item_path, &["soft", "hard"], false) else {
+            let Some(f) = d.fields(value, &item_path, &super::keys::ULIMIT, false) else {
                 continue;
             };
             let soft = f
@@ -318,16 +260,7 @@ fn ulimits(d: &mut Decoder<'_>, node: &Node, path: &str) -> BTreeMap<String, Uli
 }
 
 fn healthcheck(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Healthcheck> {
-    const KEYS: &[&str] = &[
-        "disable",
-        "interval",
-        "retries",
-        "test",
-        "timeout",
-        "start_period",
-        "start_interval",
-    ];
-    let f = d.fields(node, path, KEYS, false)?;
+    let f = d.fields(node, path, &super::keys::HEALTHCHECK, false)?;
     let dur = |d: &mut Decoder<'_>, key: &str| {
         f.get(key)
             .and_then(|n| d.duration(n, &format!("{path}.{key}")))
@@ -361,7 +294,7 @@ fn healthcheck(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Healthche
 }
 
 fn logging(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Logging> {
-    let f = d.fields(node, path, &["driver", "options"], false)?;
+    let f = d.fields(node, path, &super::keys::LOGGING, false)?;
     let driver = f
         .get("driver")
         .and_then(|n| d.string(n, &format!("{path}.driver")));
@@ -375,14 +308,16 @@ fn logging(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Logging> {
 }
 
 fn credential_spec(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<CredentialSpec> {
-    let f = d.fields(node, path, &["config", "file", "registry"], false)?;
+    let f = d.fields(node, path, &super::keys::CREDENTIAL_SPEC, false)?;
     let mut get = |key: &str| {
         f.get(key)
             .and_then(|n| d.string(n, &format!("{path}.{key}")))
             .unwrap_or_default()
     };
+    let config_span = f.get("config").map(|n| n.span);
     Some(CredentialSpec {
         config: get("config"),
+        config_span,
         file: get("file"),
         registry: get("registry"),
     })
@@ -407,8 +342,7 @@ fn object_refs(d: &mut Decoder<'_>, node: &Node, path: &str) -> Vec<ObjectRef> {
             });
             continue;
         }
-        let keys = &["source", "target", "uid", "gid", "mode"];
-        let Some(f) = d.fields(item, &item_path, keys, false) else {
+        let Some(f) = d.fields(item, &item_path, &super::keys::OBJECT_REF, false) else {
             continue;
         };
         let Some(source_node) = f.get("source") else {
@@ -495,7 +429,7 @@ fn networks(
                     ..ServiceNetwork::default()
                 };
                 if !value.is_null() {
-                    let keys = &["aliases", "driver_opts", "ipv4_address", "ipv6_address"];
+                    let keys = &super::keys::SERVICE_NETWORK;
                     let Some(f) = d.fields(value, &item_path, keys, false) else {
                         continue;
                     };
@@ -577,12 +511,7 @@ fn ports(d: &mut Decoder<'_>, node: &Node, path: &str) -> Vec<Port> {
 }
 
 fn long_port(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Port> {
-    let f = d.fields(
-        node,
-        path,
-        &["mode", "target", "published", "protocol"],
-        false,
-    )?;
+    let f = d.fields(node, path, &super::keys::PORT, false)?;
     let port = |d: &mut Decoder<'_>, key: &str| -> Option<u32> {
         let n = f.get(key)?;
         let value = d.int(n, &format!("{path}.{key}"))?;

@@ -2,15 +2,12 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Decoder;
 use super::service::{decode_service, string_map};
+use super::{Decoder, keys};
 use crate::load::diagnostic::Diagnostic;
 use crate::load::node::{At, Node, Scalar, Value};
 use crate::model::{External, FileObject, Network, Stack, Volume};
 
-const TOP_KEYS: &[&str] = &[
-    "version", "name", "include", "services", "networks", "volumes", "secrets", "configs",
-];
 const VERSIONS: &[&str] = &[
     "3.0", "3.1", "3.2", "3.3", "3.4", "3.5", "3.6", "3.7", "3.8", "3.9", "3.10", "3.11", "3.12",
     "3.13",
@@ -25,7 +22,7 @@ pub(crate) fn decode_file(d: &mut Decoder<'_>, root: &Node, working_dir: &Path) 
         .and_then(|n| version(d, n))
         .unwrap_or_else(|| DEFAULT_VERSION.into());
     d.version = super::versions::parse(&version);
-    let f = d.fields(root, "", TOP_KEYS, true)?;
+    let f = d.fields(root, "", &keys::TOP, true)?;
     let mut stack = Stack {
         version,
         working_dir: working_dir.to_path_buf(),
@@ -159,7 +156,7 @@ fn naming(d: &mut Decoder<'_>, f: &super::Fields<'_>, kind: &str, key: &At<Strin
         }
         Value::Map(_) => {
             naming.external = true;
-            let e = d.fields(ext, &format!("{path}.external"), &["name"], false);
+            let e = d.fields(ext, &format!("{path}.external"), &keys::EXTERNAL, false);
             e.and_then(|e| e.get("name"))
                 .and_then(|n| d.string(n, &format!("{path}.external.name")))
         }
@@ -193,21 +190,11 @@ fn naming(d: &mut Decoder<'_>, f: &super::Fields<'_>, kind: &str, key: &At<Strin
 }
 
 fn network(d: &mut Decoder<'_>, key: &At<String>, node: &Node) -> Option<Network> {
-    const KEYS: &[&str] = &[
-        "name",
-        "driver",
-        "driver_opts",
-        "ipam",
-        "external",
-        "internal",
-        "attachable",
-        "labels",
-    ];
     if node.is_null() {
         return None;
     }
     let path = format!("networks.{}", key.value);
-    let f = d.fields(node, &path, KEYS, true)?;
+    let f = d.fields(node, &path, &keys::NETWORK, true)?;
     let p = |k: &str| format!("{path}.{k}");
     let mut network = Network {
         naming: naming(d, &f, "networks", key),
@@ -235,7 +222,7 @@ fn network(d: &mut Decoder<'_>, key: &At<String>, node: &Node) -> Option<Network
     };
     if let Some(ipam) = f
         .get("ipam")
-        .and_then(|n| d.fields(n, &p("ipam"), &["driver", "config"], false))
+        .and_then(|n| d.fields(n, &p("ipam"), &keys::IPAM, false))
     {
         network.ipam_driver = ipam
             .get("driver")
@@ -245,7 +232,7 @@ fn network(d: &mut Decoder<'_>, key: &At<String>, node: &Node) -> Option<Network
             for (i, item) in items.iter().enumerate() {
                 let ip = format!("{path}.ipam.config[{i}]");
                 let subnet = d
-                    .fields(item, &ip, &["subnet"], false)
+                    .fields(item, &ip, &keys::IPAM_CONFIG, false)
                     .and_then(|c| c.get("subnet"));
                 if let Some(s) = subnet.and_then(|n| d.string(n, &format!("{ip}.subnet"))) {
                     network.ipam_subnets.push(s);
@@ -259,19 +246,11 @@ fn network(d: &mut Decoder<'_>, key: &At<String>, node: &Node) -> Option<Network
 }
 
 fn volume(d: &mut Decoder<'_>, key: &At<String>, node: &Node) -> Option<Volume> {
-    const KEYS: &[&str] = &[
-        "name",
-        "driver",
-        "driver_opts",
-        "external",
-        "labels",
-        "x-cluster-spec",
-    ];
     if node.is_null() {
         return None;
     }
     let path = format!("volumes.{}", key.value);
-    let f = d.fields(node, &path, KEYS, true)?;
+    let f = d.fields(node, &path, &keys::VOLUME, true)?;
     let p = |k: &str| format!("{path}.{k}");
     let volume = Volume {
         naming: naming(d, &f, "volumes", key),
@@ -312,18 +291,10 @@ fn file_object(
     node: &Node,
     dir: &Path,
 ) -> Option<FileObject> {
-    let keys: &[&str] = if kind == "secrets" {
-        &[
-            "name",
-            "file",
-            "external",
-            "labels",
-            "driver",
-            "driver_opts",
-            "template_driver",
-        ]
+    let keys = if kind == "secrets" {
+        &keys::SECRET
     } else {
-        &["name", "file", "external", "labels", "template_driver"]
+        &keys::CONFIG
     };
     let path = format!("{kind}.{}", key.value);
     let f = d.fields(node, &path, keys, true)?;

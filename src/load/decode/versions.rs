@@ -44,8 +44,9 @@ pub(crate) fn extensions_since(path: &str) -> (u32, u32) {
     if path.is_empty() { (3, 4) } else { (3, 7) }
 }
 
-/// Turn `services.web.volumes[2].tmpfs` into `services.*.volumes.[].tmpfs`.
-fn pattern(path: &str) -> String {
+/// Turn `services.web.volumes[2].tmpfs` into `services.*.volumes.[].tmpfs` (the form of
+/// [`super::keys`]).
+pub fn pattern(path: &str) -> String {
     let mut parts: Vec<String> = Vec::new();
     for (i, segment) in path.split('.').enumerate() {
         let (name, indexed) = match segment.find('[') {
@@ -57,9 +58,11 @@ fn pattern(path: &str) -> String {
             Some("services" | "networks" | "volumes" | "secrets" | "configs")
         );
         let is_object_name = i == 1 && top;
-        let is_service_network =
-            parts.len() == 3 && parts[0] == "services" && parts[2] == "networks";
-        parts.push(if is_object_name || is_service_network {
+        // A service's networks and ulimits are keyed by free names too.
+        let is_named_entry = parts.len() == 3
+            && parts[0] == "services"
+            && matches!(parts[2].as_str(), "networks" | "ulimits");
+        parts.push(if is_object_name || is_named_entry {
             "*".to_owned()
         } else {
             name.to_owned()
