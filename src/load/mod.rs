@@ -113,22 +113,13 @@ impl Loader {
         let mut merged: Option<Stack> = None;
         let mut files: Vec<FileToLoad> = Vec::new();
         for file in &options.files {
-            expand_includes(
-                file,
-                &file.display().to_string(),
-                &working_dir,
-                &mut files,
-                0,
-            );
+            let name = file.display().to_string();
+            expand_includes(file, &name, None, &working_dir, &mut files, 0);
         }
         let mut version: Option<(String, String)> = None;
-        for FileToLoad {
-            path,
-            name,
-            working_dir,
-        } in files
-        {
-            let Some(stack) = self.load_file(&path, name.clone(), &working_dir, &lookup) else {
+        for file in files {
+            let name = file.name.clone();
+            let Some(stack) = self.load_file(&file, &lookup) else {
                 continue;
             };
             match &version {
@@ -192,20 +183,23 @@ impl Loader {
 
     fn load_file(
         &mut self,
-        path: &Path,
-        name: String,
-        working_dir: &Path,
+        file: &FileToLoad,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Option<Stack> {
+        let (path, name, working_dir) = (&file.path, file.name.clone(), &file.working_dir);
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(err) => {
                 let message = format!("cannot read stack file {name}: {err}");
-                self.diags.push(
-                    Diagnostic::error("stackctl::load::read", message).with_help(
-                        "check the path; files are read relative to the current directory",
+                let help = match &file.included_by {
+                    Some(parent) => format!(
+                        "check `include:` in {parent}; its paths are relative to that file's directory"
                     ),
-                );
+                    None => "check the path; files are read relative to the current directory"
+                        .to_owned(),
+                };
+                self.diags
+                    .push(Diagnostic::error("stackctl::load::read", message).with_help(help));
                 return None;
             }
         };
@@ -250,10 +244,19 @@ struct FileToLoad {
     path: PathBuf,
     name: String,
     working_dir: PathBuf,
+    /// The file whose `include:` named this one.
+    included_by: Option<String>,
 }
 
 /// Files named by `include:` come before the file that includes them.
-fn expand_includes(path: &Path, name: &str, dir: &Path, out: &mut Vec<FileToLoad>, depth: usize) {
+fn expand_includes(
+    path: &Path,
+    name: &str,
+    included_by: Option<&str>,
+    dir: &Path,
+    out: &mut Vec<FileToLoad>,
+    depth: usize,
+) {
     if depth > 10 || out.iter().any(|f| f.path == path) {
         return;
     }
@@ -262,14 +265,21 @@ fn expand_includes(path: &Path, name: &str, dir: &Path, out: &mut Vec<FileToLoad
         let own_dir = absolute_dir(path);
         for include in include_paths(&root) {
             let included = decode::top_level_absolute(&own_dir, &include);
-            let shown = included.display().to_string();
-            expand_includes(&included, &shown, &absolute_dir(&included), out, depth + 1);
+            // Named as the user would: relative to how the including file was named.
+            let shown = Path::new(name)
+                .parent()
+                .map_or_else(|| PathBuf::from(&include), |p| p.join(&include))
+                .display()
+                .to_string();
+            let dir = absolute_dir(&included);
+            expand_includes(&included, &shown, Some(name), &dir, out, depth + 1);
         }
     }
     out.push(FileToLoad {
         path: path.to_path_buf(),
         name: name.to_owned(),
         working_dir: dir.to_path_buf(),
+        included_by: included_by.map(str::to_owned),
     });
 }
 

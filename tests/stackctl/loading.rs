@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use stackctl::load::{LoadOptions, Loaded, load};
 use stackctl::model::Stack;
 
-use super::util::Test;
+use super::util::{Test, stderr};
 
 fn load_in(test: &Test, files: &[&str], env: &[(&str, &str)]) -> Result<Loaded, String> {
     let options = LoadOptions {
@@ -240,6 +240,24 @@ fn include_brings_in_other_files() {
     assert_eq!(
         s.services["db"].environment["PORT"].as_deref(),
         Some("5432")
+    );
+}
+
+#[test]
+fn a_missing_included_file_is_named_as_written_with_the_file_that_includes_it() {
+    let test = Test::new()
+        .file(
+            "stacks/s.yml",
+            "include:\n  - db/db.yml\nservices:\n  web:\n    image: a\n",
+        )
+        .args(&["validate", "stacks/s.yml"]);
+    let out = test.run();
+    assert_eq!(out.status.code(), Some(1));
+    let text = stderr(&out);
+    assert!(
+        text.contains("cannot read stack file stacks/db/db.yml")
+            && text.contains("check `include:` in stacks/s.yml"),
+        "{text}"
     );
 }
 
