@@ -41,6 +41,8 @@ pub struct LiveObject {
     pub name: String,
     pub labels: BTreeMap<String, String>,
     pub data: Option<Vec<u8>>,
+    /// The spec's `Driver` (secrets) and `Templating`, as read: immutable like the data.
+    pub drivers: serde_json::Value,
 }
 
 /// Everything the planner needs to know about the cluster for one stack.
@@ -160,6 +162,7 @@ fn live_config(c: bollard::models::Config) -> LiveObject {
     LiveObject {
         id: c.id.unwrap_or_default(),
         version: c.version.and_then(|v| v.index).unwrap_or(0),
+        drivers: serde_json::json!({"Templating": spec.templating}),
         name: spec.name.unwrap_or_default(),
         labels: spec.labels.unwrap_or_default().into_iter().collect(),
         data,
@@ -171,6 +174,7 @@ fn live_secret(s: bollard::models::Secret) -> LiveObject {
     LiveObject {
         id: s.id.unwrap_or_default(),
         version: s.version.and_then(|v| v.index).unwrap_or(0),
+        drivers: serde_json::json!({"Driver": spec.driver, "Templating": spec.templating}),
         name: spec.name.unwrap_or_default(),
         labels: spec.labels.unwrap_or_default().into_iter().collect(),
         data: None,

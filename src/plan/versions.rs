@@ -1,11 +1,12 @@
-//! Configs and secrets are immutable in Swarm. When a file's content changes, stackctl creates
-//! a new version named `<name>-<digest>` and repoints the services using it; a version already
-//! in the cluster with the right content is reused, and one deployed by `docker stack deploy`
-//! with the same content is adopted as it is.
+//! Configs and secrets are immutable in Swarm. When a file's content changes (or a secret's
+//! driver, its options, or the template driver), stackctl creates a new version named
+//! `<name>-<digest>` and repoints the services using it; a version already in the cluster with
+//! the right content is reused, and one deployed by `docker stack deploy` with the same content
+//! is adopted as it is.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::convert::{Desired, DesiredObject};
 use crate::model::digest::sha256_hex;
@@ -68,6 +69,35 @@ pub(super) fn resolve(
     superseded
 }
 
+/// The parts of a config or secret spec besides its data that Swarm never updates: the secret
+/// driver with its options and the template driver, in one canonical shape.
+fn sealed(spec: &Value) -> Value {
+    let mut out = Map::new();
+    for key in ["Driver", "Templating"] {
+        let Some(name) = spec[key]["Name"].as_str().filter(|n| !n.is_empty()) else {
+            continue;
+        };
+        let mut driver = json!({"Name": name});
+        if let Some(options) = spec[key]["Options"].as_object().filter(|o| !o.is_empty()) {
+            driver["Options"] = Value::Object(options.clone());
+        }
+        out.insert(key.to_owned(), driver);
+    }
+    Value::Object(out)
+}
+
+/// What a version's name suffix is made from: the data, and the drivers when there are any
+/// (a new driver option needs a new name even though the data did not change).
+fn version_digest(data: &[u8], sealed: &Value) -> String {
+    if sealed.as_object().is_none_or(Map::is_empty) {
+        return sha256_hex(data);
+    }
+    let mut bytes = data.to_vec();
+    bytes.push(0);
+    bytes.extend(sealed.to_string().bytes());
+    sha256_hex(&bytes)
+}
+
 /// The unversioned name an object belongs to.
 fn base_name(object: &LiveObject) -> &str {
     object
@@ -76,7 +106,11 @@ fn base_name(object: &LiveObject) -> &str {
         .map_or(object.name.as_str(), String::as_str)
 }
 
-fn has_content(kind: Kind, live: &LiveObject, data: &[u8], digest: &str) -> bool {
+fn has_content(kind: Kind, live: &LiveObject, object: &DesiredObject, digest: &str) -> bool {
+    if sealed(&live.drivers) != sealed(&object.spec) {
+        return false;
+    }
+    let data = object.data.as_slice();
     match (kind, &live.data, live.labels.get(CONTENT_LABEL)) {
         (Kind::Config, Some(existing), _) => existing == data,
         (_, _, Some(label)) => label == digest,
@@ -88,20 +122,18 @@ fn has_content(kind: Kind, live: &LiveObject, data: &[u8], digest: &str) -> bool
 fn choose_name(kind: Kind, object: &DesiredObject, live: &BTreeMap<String, LiveObject>) -> String {
     let digest = sha256_hex(&object.data);
     let name = &object.name;
-    match live.get(name) {
-        None => return name.clone(),
-        Some(existing) if has_content(kind, existing, &object.data, &digest) => {
-            return name.clone();
-        }
-        Some(_) => {}
+    // The object as it is, or a version of it, already holding this content is kept.
+    let same = |o: &&LiveObject| base_name(o) == name && has_content(kind, o, object, &digest);
+    if let Some(existing) = live.get(name).filter(|o| same(o)) {
+        return existing.name.clone();
     }
-    if let Some(version) = live
-        .values()
-        .find(|o| base_name(o) == name && has_content(kind, o, &object.data, &digest))
-    {
+    if let Some(version) = live.values().find(same) {
         return version.name.clone();
     }
-    let suffix = &digest[..12];
+    if !live.contains_key(name) {
+        return name.clone();
+    }
+    let suffix = &version_digest(&object.data, &sealed(&object.spec))[..12];
     let keep = MAX_NAME - suffix.len() - 1;
     let stem: String = name.chars().take(keep).collect();
     format!("{stem}-{suffix}")
@@ -170,6 +202,7 @@ mod tests {
                 .map(|(k, v)| ((*k).into(), (*v).into()))
                 .collect(),
             data: data.map(<[u8]>::to_vec),
+            drivers: json!({}),
         }
     }
 
@@ -241,10 +274,53 @@ mod tests {
         let superseded = resolve(&mut d, &live_configs, &BTreeMap::new());
         assert_eq!(config_ref(&d), versioned);
         assert_eq!(superseded, BTreeSet::from(["s_site".to_owned()]));
+        // Once the original is gone, the version stays what the plan wants.
+        let only_version = BTreeMap::from([(versioned.clone(), live_configs[&versioned].clone())]);
+        let mut again = desired(b"v2");
+        assert!(resolve(&mut again, &only_version, &BTreeMap::new()).is_empty());
+        assert_eq!(config_ref(&again), versioned);
         // Going back to v1 reuses the original and supersedes the version.
         let mut back = desired(b"v1");
         let superseded = resolve(&mut back, &live_configs, &BTreeMap::new());
         assert_eq!(config_ref(&back), "s_site");
         assert_eq!(superseded, BTreeSet::from([versioned]));
+    }
+
+    #[test]
+    fn a_changed_secret_driver_option_is_a_new_version() {
+        let with_options = |version: &str| {
+            let mut d = Desired::default();
+            let spec = json!({
+                "Name": "s_token",
+                "Labels": {},
+                "Driver": {"Name": "vault", "Options": {"path": "a", "version": version}},
+            });
+            d.secrets.insert(
+                "s_token".into(),
+                DesiredObject {
+                    key: "token".into(),
+                    name: "s_token".into(),
+                    spec,
+                    data: Vec::new(),
+                },
+            );
+            d
+        };
+        // As docker created it: no content label; the driver is all there is to compare.
+        let mut docker_made = live("s_token", None, &[]);
+        docker_made.drivers = json!({
+            "Driver": {"Name": "vault", "Options": {"version": "3", "path": "a"}},
+            "Templating": null,
+        });
+        let live_secrets = BTreeMap::from([("s_token".to_owned(), docker_made)]);
+        let mut same = with_options("3");
+        assert!(resolve(&mut same, &BTreeMap::new(), &live_secrets).is_empty());
+        assert!(same.secrets.contains_key("s_token"));
+
+        let mut changed = with_options("4");
+        let superseded = resolve(&mut changed, &BTreeMap::new(), &live_secrets);
+        assert_eq!(superseded, BTreeSet::from(["s_token".to_owned()]));
+        let name = changed.secrets.keys().next().unwrap();
+        assert!(name.starts_with("s_token-"), "{name}");
     }
 }

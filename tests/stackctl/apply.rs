@@ -88,7 +88,7 @@ impl Stack {
                 return;
             };
             if left.is_empty() {
-                super::swarm::remove_stack_volumes(&self.name);
+                super::swarm::remove_stack_leftovers(&self.name);
                 return;
             }
             let _ = Command::new("docker")

@@ -79,7 +79,63 @@ fn changed_config_rolls_out_as_a_new_version_and_the_old_one_goes() {
     assert_eq!(refs[0]["ConfigID"], Value::String(config_id(&v2)));
     assert_eq!(refs[0]["File"]["Name"], "/www/site.txt");
     // Converged, so nothing uses v1 any more: the apply removed it.
+    assert_eq!(config_names(&stack), std::slice::from_ref(&v2));
+
+    // The version is now what the files describe: applying again changes and writes nothing.
+    let third = apply_files(&stack, "v2 content\n", token);
+    assert_eq!(third.code, Some(0), "{}", third.text());
+    assert!(third.stdout.starts_with("No changes."), "{}", third.text());
+    assert_eq!(third.engine_calls().1, 0, "{}", third.text());
     assert_eq!(config_names(&stack), [v2]);
+}
+
+/// A secret from a secret provider plugin (the test bed's `stackctl-test/secrets:1`) has no
+/// data: a change of its driver options is what makes a new version.
+#[test]
+fn changed_secret_driver_options_make_a_new_version() {
+    let stack = Stack::new("apob-driver");
+    let yaml = |version: &str| {
+        format!(
+            "services:
+  web:
+    image: stackctl-test/app:1
+    entrypoint: [/bin/sh, -c]
+    command: [\"test -s /run/secrets/token && exec /usr/local/bin/stackctl-test-app\"]
+    secrets: [token]
+secrets:
+  token:
+    driver: stackctl-test/secrets:1
+    driver_opts:
+      path: shop/token
+      version: \"{version}\"
+"
+        )
+    };
+    let secrets = || {
+        let filter = format!("label=com.docker.stack.namespace={}", stack.name);
+        let out = docker(&["secret", "ls", "--filter", &filter, "--format", "{{.Name}}"]);
+        out.lines().map(str::to_owned).collect::<Vec<_>>()
+    };
+    let first = super::apply::apply_ok(&stack, &yaml("1"));
+    assert!(first.stdout.contains("converged"), "{}", first.text());
+    assert_eq!(secrets(), [format!("{}_token", stack.name)]);
+
+    let second = super::apply::apply_ok(&stack, &yaml("2"));
+    let service = stack.service_name("web");
+    assert_eq!(
+        second.summary_of(&service),
+        format!("  ok   {service}: converged"),
+        "{}",
+        second.text()
+    );
+    let now = secrets();
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert!(
+        now[0].starts_with(&format!("{}_token-", stack.name)),
+        "{now:?}"
+    );
+    let third = super::apply::apply_ok(&stack, &yaml("2"));
+    assert!(third.stdout.starts_with("No changes."), "{}", third.text());
 }
 
 /// A marker that only the secret file holds, unique to this process.

@@ -126,7 +126,7 @@ impl Drop for DockerStack {
                         .is_ok_and(|o| !o.stdout.is_empty())
                 });
             if !left {
-                remove_stack_volumes(&self.name);
+                remove_stack_leftovers(&self.name);
                 return;
             }
             // A network is removable only once its tasks are gone.
@@ -288,10 +288,32 @@ impl Drop for Externals {
     }
 }
 
-/// Remove the local volumes Swarm created for `stack`'s mounts (labelled with its namespace),
-/// retrying while the stack's containers still hold them. Never panics.
-pub(crate) fn remove_stack_volumes(stack: &str) {
+/// Remove what a removed stack leaves on the node: the containers of finished job tasks (the
+/// 20.10 daemon keeps them, and with them the stack network's local copy) and the local volumes
+/// Swarm created for the stack's mounts (labelled with its namespace), retrying while the
+/// stack's containers still hold them. Never panics.
+pub(crate) fn remove_stack_leftovers(stack: &str) {
     let filter = format!("label=com.docker.stack.namespace={stack}");
+    if let Ok(out) = Command::new("docker")
+        .args([
+            "container",
+            "ls",
+            "-aq",
+            "--filter",
+            &filter,
+            "--filter",
+            "status=exited",
+        ])
+        .output()
+    {
+        let ids = String::from_utf8_lossy(&out.stdout).into_owned();
+        if !ids.trim().is_empty() {
+            let _ = Command::new("docker")
+                .args(["container", "rm"])
+                .args(ids.split_whitespace())
+                .output();
+        }
+    }
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         let Ok(out) = Command::new("docker")
