@@ -253,11 +253,11 @@ fn a_missing_included_file_is_named_as_written_with_the_file_that_includes_it() 
         .args(&["validate", "stacks/s.yml"]);
     let out = test.run();
     assert_eq!(out.status.code(), Some(1));
-    let text = stderr(&out);
+    let message = stderr(&out);
     assert!(
-        text.contains("cannot read stack file stacks/db/db.yml")
-            && text.contains("check `include:` in stacks/s.yml"),
-        "{text}"
+        message.contains("cannot read stack file stacks/db/db.yml")
+            && message.contains("check `include:` in stacks/s.yml"),
+        "{message}"
     );
 }
 
