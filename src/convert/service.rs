@@ -581,7 +581,14 @@ fn update_config(update: &UpdateConfig) -> Value {
     put(&mut u, "Delay", json!(update.delay.nanos()));
     put(&mut u, "FailureAction", json!(update.failure_action));
     put(&mut u, "Monitor", json!(update.monitor.nanos()));
-    put(&mut u, "MaxFailureRatio", json!(update.max_failure_ratio));
+    // A float32 in the API: sent, stored and read back in its shortest decimal form (0.3, not
+    // the widened 0.30000001192092896).
+    let ratio: f64 = update
+        .max_failure_ratio
+        .to_string()
+        .parse()
+        .unwrap_or_default();
+    put(&mut u, "MaxFailureRatio", json!(ratio));
     put(&mut u, "Order", json!(update.order));
     Value::Object(u)
 }

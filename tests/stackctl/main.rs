@@ -18,6 +18,8 @@ mod fuzz;
 mod invalid_files;
 mod loading;
 mod oracle;
+mod oracle_accepts;
+mod oracle_edges;
 mod plan_cli;
 mod plan_scale;
 mod swarm;

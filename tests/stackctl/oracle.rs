@@ -77,9 +77,22 @@ fn check_example(example: &Example) {
     let externals = example.externals.then(|| Externals::create(&name));
     let env = externals.as_ref().map_or(&[][..], Externals::env);
     let docker_paths = in_examples(example.docker_files.unwrap_or(files));
+    same_as_docker(&name, &paths, &docker_paths, env, &format!("{files:?}"));
+}
+
+/// Deploy `docker_paths` with `docker stack deploy` as stack `name`; then `stackctl render` of
+/// `paths` must equal what the daemon reports, service by service after normalisation, with the
+/// same networks, configs and secrets, and `stackctl plan` must find nothing to change.
+pub(crate) fn same_as_docker(
+    name: &str,
+    paths: &[String],
+    docker_paths: &[String],
+    env: &[(&str, String)],
+    files: &str,
+) {
     let docker_refs: Vec<&str> = docker_paths.iter().map(String::as_str).collect();
-    let deployed = DockerStack::deploy_with_env(&name, &docker_refs, env);
-    let rendered = render(&name, &paths, env);
+    let deployed = DockerStack::deploy_with_env(name, &docker_refs, env);
+    let rendered = render(name, paths, env);
     let api = DaemonApi::parse("1.41");
     let networks = network_names();
     let live = deployed.services();
@@ -87,13 +100,13 @@ fn check_example(example: &Example) {
     let mut live_names: Vec<&String> = live.keys().collect();
     live_names.sort();
     let desired_names: Vec<&String> = desired.keys().collect();
-    assert_eq!(live_names, desired_names, "{files:?}: service names");
+    assert_eq!(live_names, desired_names, "{files}: service names");
     for (service, spec) in desired {
         let want = normalize_service(spec, api);
         let got = normalize_service(&live_spec(&live[service], &networks), api);
         assert_eq!(
             got, want,
-            "{files:?}: {service} differs\nlive:     {got}\nrendered: {want}"
+            "{files}: {service} differs\nlive:     {got}\nrendered: {want}"
         );
     }
     for (kind, key) in [
@@ -103,19 +116,19 @@ fn check_example(example: &Example) {
     ] {
         let mut want: Vec<String> = rendered[key].as_object().unwrap().keys().cloned().collect();
         want.sort();
-        assert_eq!(deployed.object_names(kind), want, "{files:?}: {key}");
+        assert_eq!(deployed.object_names(kind), want, "{files}: {key}");
     }
-    let plan = stackctl(&["plan", "--detailed-exitcode"], &name, &paths, env).run();
+    let plan = stackctl(&["plan", "--detailed-exitcode"], name, paths, env).run();
     assert_eq!(
         plan.status.code(),
         Some(0),
-        "{files:?}: plan against docker's deployment:\n{}{}",
+        "{files}: plan against docker's deployment:\n{}{}",
         stdout(&plan),
         stderr(&plan)
     );
     assert!(
         stdout(&plan).starts_with("No changes."),
-        "{files:?}: {}",
+        "{files}: {}",
         stdout(&plan)
     );
 }

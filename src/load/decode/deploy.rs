@@ -247,10 +247,21 @@ fn resources(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Resources> 
     })
 }
 
-/// docker's schema wants CPU counts as strings; a plain number is accepted by compose tools and
-/// users write it often, so it is read too.
+/// CPU counts and memory sizes are strings in docker's schema: `cpus: 0.5` is refused there,
+/// so it is here, with the fix.
+fn quoted(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<String> {
+    if let Some(text) = node.as_str() {
+        return Some(text.to_owned());
+    }
+    d.type_error(node, path, "a string");
+    if let Some(text) = node.scalar_text() {
+        d.hint_last(&format!("quote it: \"{text}\""));
+    }
+    None
+}
+
 fn cpus(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<i64> {
-    let text = d.text(node, path)?;
+    let text = quoted(d, node, path)?;
     match parse_cpus(&text) {
         Ok(n) => Some(n),
         Err(why) => {
@@ -267,7 +278,7 @@ fn cpus(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<i64> {
 }
 
 fn memory(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<i64> {
-    let text = d.text(node, path)?;
+    let text = quoted(d, node, path)?;
     match parse_memory(&text) {
         Ok(n) => Some(n),
         Err(why) => {

@@ -64,15 +64,6 @@ impl Decoder<'_> {
         None
     }
 
-    /// A string, number or bool rendered as text (docker's `fmt.Sprint`); null is refused.
-    pub(crate) fn text(&mut self, node: &Node, path: &str) -> Option<String> {
-        if let Some(text) = node.scalar_text() {
-            return Some(text);
-        }
-        self.type_error(node, path, "a string or a number");
-        None
-    }
-
     pub(crate) fn int(&mut self, node: &Node, path: &str) -> Option<i64> {
         if let Value::Scalar(Scalar::Int(i)) = node.value {
             return Some(i);
@@ -214,10 +205,10 @@ impl Decoder<'_> {
                     let item_path = format!("{path}.{}", key.value);
                     if value.is_null() {
                         out.push((key.value.clone(), None, ""));
-                    } else if let Some(text) = value.scalar_text() {
+                    } else if let Some(text) =
+                        self.map_value(value, &item_path, "a string, number or null")
+                    {
                         out.push((key.value.clone(), Some(text), ""));
-                    } else {
-                        self.type_error(value, &item_path, "a string, number or null");
                     }
                 }
                 Some(out)
@@ -231,6 +222,50 @@ impl Decoder<'_> {
                 None
             }
         }
+    }
+
+    /// A value of a string-valued mapping: a string or a number, as text. Booleans are refused
+    /// as docker's schema refuses them (`true` would otherwise turn into "true" silently).
+    fn map_value(&mut self, value: &Node, path: &str, expected: &str) -> Option<String> {
+        if let Value::Scalar(Scalar::Bool(b)) = value.value {
+            self.type_error(value, path, expected);
+            self.hint_last(&format!("quote it if you mean the text: \"{b}\""));
+            return None;
+        }
+        let text = value.scalar_text();
+        if text.is_none() {
+            self.type_error(value, path, expected);
+        }
+        text
+    }
+
+    /// `driver_opts` and `logging.options`: a mapping (no list form) of strings or numbers,
+    /// and null where `null_ok` (read as empty).
+    pub(crate) fn options_map(
+        &mut self,
+        node: &Node,
+        path: &str,
+        null_ok: bool,
+    ) -> std::collections::BTreeMap<String, String> {
+        let mut out = std::collections::BTreeMap::new();
+        let Value::Map(entries) = &node.value else {
+            self.type_error(node, path, "a mapping");
+            return out;
+        };
+        let expected = if null_ok {
+            "a string, number or null"
+        } else {
+            "a string or a number"
+        };
+        for (key, value) in entries {
+            let item_path = format!("{path}.{}", key.value);
+            if value.is_null() && null_ok {
+                out.insert(key.value.clone(), String::new());
+            } else if let Some(text) = self.map_value(value, &item_path, expected) {
+                out.insert(key.value.clone(), text);
+            }
+        }
+        out
     }
 
     /// Adds a help text to the finding just made.

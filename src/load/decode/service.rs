@@ -110,6 +110,7 @@ pub(crate) fn decode_service(
             .unwrap_or_default(),
         deploy: f
             .get("deploy")
+            .filter(|n| !n.is_null())
             .and_then(|n| deploy::decode(d, n, &p("deploy")))
             .unwrap_or_default(),
         restart: f
@@ -300,7 +301,7 @@ fn logging(d: &mut Decoder<'_>, node: &Node, path: &str) -> Option<Logging> {
         .and_then(|n| d.string(n, &format!("{path}.driver")));
     let options = f
         .get("options")
-        .map(|n| string_map(d, n, &format!("{path}.options")));
+        .map(|n| d.options_map(n, &format!("{path}.options"), true));
     Some(Logging {
         driver: driver.unwrap_or_default(),
         options: options.unwrap_or_default(),
@@ -438,7 +439,8 @@ fn networks(
                         .and_then(|n| d.string_list(n, &format!("{item_path}.aliases")));
                     network.aliases = aliases.unwrap_or_default();
                     if let Some(n) = f.get("driver_opts") {
-                        network.driver_opts = string_map(d, n, &format!("{item_path}.driver_opts"));
+                        let opts_path = format!("{item_path}.driver_opts");
+                        network.driver_opts = d.options_map(n, &opts_path, false);
                     }
                     for (key, field) in [
                         ("ipv4_address", &mut network.ipv4_address),

@@ -204,7 +204,7 @@ fn network(d: &mut Decoder<'_>, key: &At<String>, node: &Node) -> Option<Network
             .unwrap_or_default(),
         driver_opts: f
             .get("driver_opts")
-            .map(|n| string_map(d, n, &p("driver_opts")))
+            .map(|n| d.options_map(n, &p("driver_opts"), false))
             .unwrap_or_default(),
         internal: f
             .get("internal")
@@ -260,7 +260,7 @@ fn volume(d: &mut Decoder<'_>, key: &At<String>, node: &Node) -> Option<Volume> 
             .unwrap_or_default(),
         driver_opts: f
             .get("driver_opts")
-            .map(|n| string_map(d, n, &p("driver_opts")))
+            .map(|n| d.options_map(n, &p("driver_opts"), false))
             .unwrap_or_default(),
         labels: f
             .get("labels")
@@ -314,7 +314,7 @@ fn file_object(
         driver: string(d, "driver"),
         driver_opts: f
             .get("driver_opts")
-            .map(|n| string_map(d, n, &p("driver_opts")))
+            .map(|n| d.options_map(n, &p("driver_opts"), false))
             .unwrap_or_default(),
         template_driver: string(d, "template_driver"),
     };
