@@ -31,6 +31,58 @@ pub enum PlanError {
     )]
     #[diagnostic(code(stackctl::plan::external_network))]
     ExternalNetworkScope { name: String, scope: String },
+    #[error(
+        "service {service:?} uses the {kind} {name:?}, which is external and could not be found"
+    )]
+    #[diagnostic(
+        code(stackctl::plan::external_object),
+        help("create it first: `docker {kind} create {name} FILE`")
+    )]
+    ExternalObjectMissing {
+        kind: &'static str,
+        name: String,
+        service: String,
+    },
+}
+
+/// Every config and secret a service refers to must be one the stack creates or one the cluster
+/// has (an external one): otherwise the service write would fail half-way through an apply.
+fn check_references(desired: &Desired, live: &LiveState) -> Result<(), PlanError> {
+    for service in desired.services.values() {
+        let container = &service.spec["TaskTemplate"]["ContainerSpec"];
+        for (kind, list, field, wanted, existing) in [
+            (
+                "config",
+                "Configs",
+                "ConfigName",
+                &desired.configs,
+                &live.configs,
+            ),
+            (
+                "secret",
+                "Secrets",
+                "SecretName",
+                &desired.secrets,
+                &live.secrets,
+            ),
+        ] {
+            let names = container[list]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r[field].as_str());
+            for name in names {
+                if !wanted.contains_key(name) && !existing.contains_key(name) {
+                    return Err(PlanError::ExternalObjectMissing {
+                        kind,
+                        name: name.to_owned(),
+                        service: service.name.clone(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 pub fn build(
@@ -56,6 +108,7 @@ pub fn build(
     }
     let mut desired = desired.clone();
     let superseded = versions::resolve(&mut desired, &live.configs, &live.secrets);
+    check_references(&desired, live)?;
     let desired = &desired;
     let mut plan = Plan {
         stack: stack.as_str().to_owned(),

@@ -193,3 +193,41 @@ fn secret_content_never_appears_in_any_output() {
         assert_no_secret(run, what, &contents);
     }
 }
+
+/// A service naming an external config or secret that the cluster lacks: the plan says which
+/// and how to create it, and apply stops before writing anything (no network half-created).
+#[test]
+fn a_missing_external_config_or_secret_stops_apply_before_any_write() {
+    for (kind, yaml) in [
+        (
+            "config",
+            "services:\n  web:\n    image: stackctl-test/app:1\n    configs: [motd]\nconfigs:\n  motd:\n    external: true\n    name: stackctl-test-no-such-config\n",
+        ),
+        (
+            "secret",
+            "services:\n  web:\n    image: stackctl-test/app:1\n    secrets: [token]\nsecrets:\n  token:\n    external: true\n    name: stackctl-test-no-such-secret\n",
+        ),
+    ] {
+        let stack = Stack::new("apob-missing");
+        let run = apply(
+            Test::new().file("stack.yml", yaml),
+            &stack,
+            &["stack.yml"],
+            &[],
+        );
+        assert_eq!(run.code, Some(1), "{}", run.text());
+        // (miette may break the long name at its hyphens.)
+        let message = super::plan_cli::unwrapped(&run.stderr).replace("- ", "-");
+        let wanted = format!(
+            "uses the {kind} \"stackctl-test-no-such-{kind}\", which is external and could not be found"
+        );
+        assert!(message.contains(&wanted), "{}", run.text());
+        assert!(
+            message.contains(&format!("docker {kind} create")),
+            "{}",
+            run.text()
+        );
+        assert!(message.contains("reads, 0 writes"), "{}", run.text());
+        assert!(stack.leftovers().is_empty(), "{:?}", stack.leftovers());
+    }
+}

@@ -144,7 +144,7 @@ fn answer(path: &str) -> String {
 const SMALL: &str = "services:\n  web:\n    image: stackctl-test/app:1\n";
 
 /// miette wraps at 80 columns and draws a margin; the text as one line, to search in.
-fn unwrapped(text: &str) -> String {
+pub(crate) fn unwrapped(text: &str) -> String {
     text.replace('│', " ")
         .split_whitespace()
         .collect::<Vec<_>>()
