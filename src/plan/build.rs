@@ -19,6 +19,7 @@ pub struct PlanOptions {
 
 /// Errors that make a plan impossible (nothing would be applied).
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[allow(clippy::enum_variant_names)] // each names what is missing or wrong
 pub enum PlanError {
     #[error("network {0:?} is declared as external, but could not be found")]
     #[diagnostic(

@@ -15,6 +15,8 @@ struct TaskSeen {
     slot: u64,
     image: String,
     created: i64,
+    /// What swarm wants of the task now (`shutdown` for a replaced one).
+    desired: String,
     /// The first `Status.Timestamp` seen for each state: when the task entered it.
     entered: BTreeMap<String, i64>,
 }
@@ -45,7 +47,7 @@ impl TaskSeen {
 }
 
 const FORMAT: &str = "{{.ID}} {{.Slot}} {{.Spec.ContainerSpec.Image}} {{.CreatedAt.UnixNano}} \
-                      {{.Status.State}} {{.Status.Timestamp.UnixNano}}";
+                      {{.Status.State}} {{.Status.Timestamp.UnixNano}} {{.DesiredState}}";
 
 /// One look at every task of `service` (tolerates a task vanishing between the two calls).
 fn sample(service: &str, seen: &mut BTreeMap<String, TaskSeen>) {
@@ -69,7 +71,7 @@ fn sample(service: &str, seen: &mut BTreeMap<String, TaskSeen>) {
     };
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let f: Vec<&str> = line.split_whitespace().collect();
-        let [id, slot, image, created, state, at] = f[..] else {
+        let [id, slot, image, created, state, at, desired] = f[..] else {
             continue;
         };
         let task = seen.entry(id.to_owned()).or_default();
@@ -78,13 +80,16 @@ fn sample(service: &str, seen: &mut BTreeMap<String, TaskSeen>) {
         let tag = image.split('@').next().unwrap_or(image);
         tag.clone_into(&mut task.image);
         task.created = created.parse().unwrap_or(0);
+        desired.clone_into(&mut task.desired);
         task.entered
             .entry(state.to_owned())
             .or_insert_with(|| at.parse().unwrap_or(0));
     }
 }
 
-/// Run `during` while sampling `service` every 100 ms in a background thread.
+/// Run `during` while sampling `service` every 100 ms in a background thread, and after it until
+/// every task swarm is shutting down has stopped (at most 20 s more): a start-first update is
+/// converged once the new tasks run, while the last old one may still be on its way out.
 fn sampled<T>(service: &str, during: impl FnOnce() -> T) -> (T, BTreeMap<String, TaskSeen>) {
     let done = AtomicBool::new(false);
     std::thread::scope(|scope| {
@@ -94,7 +99,17 @@ fn sampled<T>(service: &str, during: impl FnOnce() -> T) -> (T, BTreeMap<String,
                 sample(service, &mut seen);
                 std::thread::sleep(Duration::from_millis(100));
             }
-            sample(service, &mut seen);
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            loop {
+                sample(service, &mut seen);
+                let stopping = seen
+                    .values()
+                    .any(|t: &TaskSeen| t.desired != "running" && t.stopped().is_none());
+                if !stopping || std::time::Instant::now() > deadline {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
             seen
         });
         let result = during();
