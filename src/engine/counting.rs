@@ -31,6 +31,7 @@ pub enum Call {
     ListConfigsNamed,
     ListSecretsNamed,
     InspectService,
+    InspectNetwork,
     ListTasks,
     ListNodes,
     CreateService,
@@ -246,6 +247,11 @@ impl<E: Engine> Engine for Counting<E> {
     ) -> impl Future<Output = Answer<Vec<Secret>>> + Send {
         self.record_unless_empty(Call::ListSecretsNamed, names);
         self.inner.list_secrets_named(names)
+    }
+
+    fn network_name(&self, id: &str) -> impl Future<Output = Answer<String>> + Send {
+        self.record(Call::InspectNetwork);
+        self.inner.network_name(id)
     }
 
     fn inspect_service(&self, id: &str) -> impl Future<Output = Answer<Service>> + Send {

@@ -203,6 +203,12 @@ impl Engine for DockerEngine {
         Ok(named(secrets, names, |s| s.spec.as_ref()?.name.as_deref()))
     }
 
+    async fn network_name(&self, id: &str) -> Result<String, EngineError> {
+        let network = self.docker.inspect_network(id, None).await;
+        let network = network.map_err(self.fail(&format!("network {id}")))?;
+        Ok(network.name.unwrap_or_default())
+    }
+
     async fn inspect_service(&self, id: &str) -> Result<Service, EngineError> {
         let options = InspectServiceOptions {
             insert_defaults: false,

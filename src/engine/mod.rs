@@ -128,6 +128,10 @@ pub trait Engine: Send + Sync {
         names: &[String],
     ) -> impl Future<Output = Result<Vec<Secret>, EngineError>> + Send;
 
+    /// The name of the network with this ID. Swarm gives the predefined `host` and `bridge`
+    /// networks swarm-side IDs that no network list shows; services refer to them by those.
+    fn network_name(&self, id: &str) -> impl Future<Output = Result<String, EngineError>> + Send;
+
     /// One service by ID or name, spec as stored (for re-reads after a version conflict).
     fn inspect_service(
         &self,

@@ -53,6 +53,9 @@ pub struct LiveState {
     pub services: BTreeMap<String, LiveService>,
     /// Every swarm network by name (stack networks carry the stack label).
     pub networks: BTreeMap<String, LiveNetwork>,
+    /// Names of networks that services attach to by an ID the network list does not show
+    /// (the swarm-side IDs of `host` and `bridge`), by ID.
+    pub other_network_names: BTreeMap<String, String>,
     /// Every config and secret by name (docker adopts same-named objects).
     pub configs: BTreeMap<String, LiveObject>,
     pub secrets: BTreeMap<String, LiveObject>,
@@ -65,6 +68,11 @@ impl LiveState {
         self.networks
             .values()
             .map(|n| (n.id.as_str(), n.name.as_str()))
+            .chain(
+                self.other_network_names
+                    .iter()
+                    .map(|(id, name)| (id.as_str(), name.as_str())),
+            )
             .collect()
     }
 
@@ -90,8 +98,28 @@ pub async fn observe<E: Engine>(engine: &E, stack: &StackName) -> Result<LiveSta
         engine.list_all_configs(),
         engine.list_all_secrets(),
     )?;
+    let known: std::collections::BTreeSet<&str> =
+        networks.iter().filter_map(|n| n.id.as_deref()).collect();
+    let unknown: std::collections::BTreeSet<String> = services
+        .iter()
+        .filter_map(|s| {
+            s.pointer("/Spec/TaskTemplate/Networks")
+                .and_then(Value::as_array)
+        })
+        .flatten()
+        .filter_map(|a| a["Target"].as_str())
+        .filter(|id| !known.contains(id))
+        .map(str::to_owned)
+        .collect();
+    // Rare (a service on `host` or `bridge`), and one call per such network in the cluster.
+    let mut other_network_names = BTreeMap::new();
+    for id in unknown {
+        let name = engine.network_name(&id).await?;
+        other_network_names.insert(id, name);
+    }
     Ok(LiveState {
         api: DaemonApi::parse(&probe.api_version),
+        other_network_names,
         services: services
             .iter()
             .filter_map(live_service)

@@ -4,7 +4,9 @@
 use serde_json::Value;
 use stackctl::diff::{DaemonApi, normalize_service};
 
-use super::swarm::{DockerStack, EXAMPLES, Example, Externals, network_names, unique_stack};
+use super::swarm::{
+    DockerStack, EXAMPLES, Example, Externals, docker, network_names, unique_stack,
+};
 use super::util::{Test, repo_root, stderr, stdout};
 
 /// `Test` running `stackctl COMMAND -s STACK FILES...` with `env` set.
@@ -49,9 +51,13 @@ fn live_spec(service: &Value, networks: &std::collections::HashMap<String, Strin
     if let Some(Value::Array(attachments)) = spec.pointer_mut("/TaskTemplate/Networks") {
         for a in attachments {
             let id = a["Target"].as_str().unwrap_or("").to_owned();
-            if let Some(name) = networks.get(&id) {
-                a["Target"] = Value::String(name.clone());
-            }
+            // `host` and `bridge` have swarm-side IDs that `docker network ls` does not show.
+            let name = networks.get(&id).cloned().unwrap_or_else(|| {
+                docker(&["network", "inspect", "--format", "{{.Name}}", &id])
+                    .trim()
+                    .to_owned()
+            });
+            a["Target"] = Value::String(name);
         }
     }
     spec

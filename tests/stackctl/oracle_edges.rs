@@ -269,6 +269,18 @@ networks:
 "#,
     ),
     (
+        "the host network, reached as an external network",
+        r"services:
+  a:
+    image: stackctl-test/app:1
+    networks: [hostnet]
+networks:
+  hostnet:
+    external: true
+    name: host
+",
+    ),
+    (
         "interpolation: defaults, nested, escaped dollars",
         r#"services:
   a:
@@ -391,4 +403,30 @@ fn corner_cases_read_back_as_rendered() {
             .collect();
         assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     });
+}
+
+/// Moving a service from the `host` network to `bridge` is a change, though neither network's
+/// swarm-side ID shows in a network list.
+#[test]
+fn a_move_between_predefined_networks_is_planned() {
+    let on = |network: &str| {
+        format!(
+            "services:\n  a:\n    image: stackctl-test/app:1\n    networks: [n]\nnetworks:\n  n:\n    external: true\n    name: {network}\n"
+        )
+    };
+    let test = Test::new()
+        .file("host.yml", &on("host"))
+        .file("bridge.yml", &on("bridge"));
+    let name = unique_stack("edge-net");
+    let host = test.path().join("host.yml").display().to_string();
+    let _deployed = super::swarm::DockerStack::deploy(&name, &[&host]);
+    let out = test
+        .args(&["plan", "--detailed-exitcode", "-s", &name, "bridge.yml"])
+        .run();
+    let plan = super::util::stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{plan}");
+    assert!(
+        plan.contains("networks.host") && plan.contains("networks.bridge"),
+        "{plan}"
+    );
 }
