@@ -94,6 +94,7 @@ impl Stack {
             let _ = Command::new("docker")
                 .args(["stack", "rm", &self.name])
                 .output();
+            super::swarm::remove_exited_containers(&self.name);
             for entry in left.iter().filter(|l| l.starts_with("config stackctl-")) {
                 let name = entry.trim_start_matches("config ");
                 let _ = Command::new("docker").args(["config", "rm", name]).output();
@@ -106,6 +107,8 @@ impl Stack {
 /// Must not panic: it also runs while a failed test unwinds.
 impl Drop for Stack {
     fn drop(&mut self) {
+        // Before the network goes: see remove_exited_containers.
+        super::swarm::remove_exited_containers(&self.name);
         let _ = Command::new(env!("CARGO_BIN_EXE_stackctl"))
             .args(["rm", &self.name])
             .output();

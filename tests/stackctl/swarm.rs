@@ -111,6 +111,8 @@ pub(crate) fn network_names() -> HashMap<String, String> {
 
 impl Drop for DockerStack {
     fn drop(&mut self) {
+        // Before the network goes: see remove_exited_containers.
+        remove_exited_containers(&self.name);
         let _ = Command::new("docker")
             .args(["stack", "rm", &self.name])
             .output();
@@ -133,6 +135,7 @@ impl Drop for DockerStack {
             let _ = Command::new("docker")
                 .args(["stack", "rm", &self.name])
                 .output();
+            remove_exited_containers(&self.name);
             std::thread::sleep(Duration::from_millis(500));
         }
     }
@@ -288,11 +291,11 @@ impl Drop for Externals {
     }
 }
 
-/// Remove what a removed stack leaves on the node: the containers of finished job tasks (the
-/// 20.10 daemon keeps them, and with them the stack network's local copy) and the local volumes
-/// Swarm created for the stack's mounts (labelled with its namespace), retrying while the
-/// stack's containers still hold them. Never panics.
-pub(crate) fn remove_stack_leftovers(stack: &str) {
+/// Remove the exited containers of `stack`'s tasks. The 20.10 daemon keeps those of finished
+/// job tasks after their service is gone, and with them the node's copy of the stack network,
+/// whose subnet Swarm then hands to a new network: that one's tasks fail with "Pool overlaps".
+/// Never panics.
+pub(crate) fn remove_exited_containers(stack: &str) {
     let filter = format!("label=com.docker.stack.namespace={stack}");
     if let Ok(out) = Command::new("docker")
         .args([
@@ -314,6 +317,14 @@ pub(crate) fn remove_stack_leftovers(stack: &str) {
                 .output();
         }
     }
+}
+
+/// Remove what a removed stack leaves on the node: exited task containers (see
+/// [`remove_exited_containers`]) and the local volumes Swarm created for the stack's mounts
+/// (labelled with its namespace), retrying while containers still hold them. Never panics.
+pub(crate) fn remove_stack_leftovers(stack: &str) {
+    remove_exited_containers(stack);
+    let filter = format!("label=com.docker.stack.namespace={stack}");
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
         let Ok(out) = Command::new("docker")
