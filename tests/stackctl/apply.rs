@@ -94,7 +94,6 @@ impl Stack {
             let _ = Command::new("docker")
                 .args(["stack", "rm", &self.name])
                 .output();
-            super::swarm::remove_exited_containers(&self.name);
             for entry in left.iter().filter(|l| l.starts_with("config stackctl-")) {
                 let name = entry.trim_start_matches("config ");
                 let _ = Command::new("docker").args(["config", "rm", name]).output();
@@ -107,12 +106,13 @@ impl Stack {
 /// Must not panic: it also runs while a failed test unwinds.
 impl Drop for Stack {
     fn drop(&mut self) {
-        // Before the network goes: see remove_exited_containers.
-        super::swarm::remove_exited_containers(&self.name);
+        let anonymous = super::swarm::anonymous_volumes(&self.name);
+        super::swarm::remove_services_and_containers(&self.name);
         let _ = Command::new(env!("CARGO_BIN_EXE_stackctl"))
             .args(["rm", &self.name])
             .output();
         self.remove_with_docker();
+        super::swarm::remove_volumes(&anonymous);
     }
 }
 

@@ -55,7 +55,9 @@ impl Services {
             "--quiet",
             "--no-resolve-image",
         ];
-        args.extend(["--label", &label, "--name", &full_name]);
+        // The container label lets the guard find the tasks' containers to clean up.
+        args.extend(["--label", &label, "--container-label", &label]);
+        args.extend(["--name", &full_name]);
         args.extend(flags);
         args.push(image);
         ServiceId::new(docker(&args).trim())

@@ -111,8 +111,8 @@ pub(crate) fn network_names() -> HashMap<String, String> {
 
 impl Drop for DockerStack {
     fn drop(&mut self) {
-        // Before the network goes: see remove_exited_containers.
-        remove_exited_containers(&self.name);
+        let anonymous = anonymous_volumes(&self.name);
+        remove_services_and_containers(&self.name);
         let _ = Command::new("docker")
             .args(["stack", "rm", &self.name])
             .output();
@@ -129,13 +129,13 @@ impl Drop for DockerStack {
                 });
             if !left {
                 remove_stack_leftovers(&self.name);
+                remove_volumes(&anonymous);
                 return;
             }
             // A network is removable only once its tasks are gone.
             let _ = Command::new("docker")
                 .args(["stack", "rm", &self.name])
                 .output();
-            remove_exited_containers(&self.name);
             std::thread::sleep(Duration::from_millis(500));
         }
     }
@@ -291,39 +291,107 @@ impl Drop for Externals {
     }
 }
 
-/// Remove the exited containers of `stack`'s tasks. The 20.10 daemon keeps those of finished
-/// job tasks after their service is gone, and with them the node's copy of the stack network,
-/// whose subnet Swarm then hands to a new network: that one's tasks fail with "Pool overlaps".
-/// Never panics.
-pub(crate) fn remove_exited_containers(stack: &str) {
+/// Remove `stack`'s services, then their containers, before anything else of the stack. The
+/// 20.10 daemon keeps the containers of finished job tasks (and of failed tasks) after their
+/// service is gone, and with them the node's copy of the stack network; Swarm then hands that
+/// network's subnet to a new network, whose tasks fail with "Pool overlaps". With the
+/// containers gone first, the network goes cleanly. Never panics.
+pub(crate) fn remove_services_and_containers(stack: &str) {
     let filter = format!("label=com.docker.stack.namespace={stack}");
-    if let Ok(out) = Command::new("docker")
-        .args([
-            "container",
-            "ls",
-            "-aq",
-            "--filter",
-            &filter,
-            "--filter",
-            "status=exited",
-        ])
+    let list = |kind: &str| -> Vec<String> {
+        Command::new("docker")
+            .args([kind, "ls", "-aq", "--filter", &filter])
+            .output()
+            .map(|o| {
+                String::from_utf8_lossy(&o.stdout)
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let services: Vec<String> = Command::new("docker")
+        .args(["service", "ls", "-q", "--filter", &filter])
         .output()
-    {
-        let ids = String::from_utf8_lossy(&out.stdout).into_owned();
-        if !ids.trim().is_empty() {
-            let _ = Command::new("docker")
-                .args(["container", "rm"])
-                .args(ids.split_whitespace())
-                .output();
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    if !services.is_empty() {
+        let _ = Command::new("docker")
+            .args(["service", "rm"])
+            .args(&services)
+            .output();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let containers = list("container");
+        if containers.is_empty() || Instant::now() > deadline {
+            return;
+        }
+        let _ = Command::new("docker")
+            .args(["container", "rm", "-f"])
+            .args(&containers)
+            .output();
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// The anonymous volumes (a mount without a source: no name, no labels) of `stack`'s
+/// containers, to remove once the stack is gone. Never panics.
+pub(crate) fn anonymous_volumes(stack: &str) -> Vec<String> {
+    let filter = format!("label=com.docker.stack.namespace={stack}");
+    let Ok(out) = Command::new("docker")
+        .args(["container", "ls", "-aq", "--filter", &filter])
+        .output()
+    else {
+        return Vec::new();
+    };
+    let ids = String::from_utf8_lossy(&out.stdout).into_owned();
+    if ids.trim().is_empty() {
+        return Vec::new();
+    }
+    let format = "{{range .Mounts}}{{if eq .Type \"volume\"}}{{.Name}} {{end}}{{end}}";
+    let Ok(out) = Command::new("docker")
+        .args(["container", "inspect", "--format", format])
+        .args(ids.split_whitespace())
+        .output()
+    else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .filter(|n| n.len() == 64 && n.bytes().all(|b| b.is_ascii_hexdigit()))
+        .map(str::to_owned)
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Remove these volumes, retrying for a while as their containers go. Never panics.
+pub(crate) fn remove_volumes(names: &[String]) {
+    let mut left: Vec<&String> = names.iter().collect();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !left.is_empty() && Instant::now() < deadline {
+        left.retain(|name| {
+            !Command::new("docker")
+                .args(["volume", "rm", name.as_str()])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+        if !left.is_empty() {
+            std::thread::sleep(Duration::from_millis(500));
         }
     }
 }
 
-/// Remove what a removed stack leaves on the node: exited task containers (see
-/// [`remove_exited_containers`]) and the local volumes Swarm created for the stack's mounts
-/// (labelled with its namespace), retrying while containers still hold them. Never panics.
+/// Remove the local volumes Swarm created for the stack's mounts (labelled with its
+/// namespace), retrying while containers still hold them. Never panics.
 pub(crate) fn remove_stack_leftovers(stack: &str) {
-    remove_exited_containers(stack);
     let filter = format!("label=com.docker.stack.namespace={stack}");
     let deadline = Instant::now() + Duration::from_secs(30);
     while Instant::now() < deadline {
