@@ -106,8 +106,7 @@ impl Stack {
 /// Must not panic: it also runs while a failed test unwinds.
 impl Drop for Stack {
     fn drop(&mut self) {
-        let anonymous = super::swarm::anonymous_volumes(&self.name);
-        super::swarm::remove_services_and_containers(&self.name);
+        let anonymous = super::swarm::remove_services_and_containers(&self.name);
         let _ = Command::new(env!("CARGO_BIN_EXE_stackctl"))
             .args(["rm", &self.name])
             .output();

@@ -111,8 +111,7 @@ pub(crate) fn network_names() -> HashMap<String, String> {
 
 impl Drop for DockerStack {
     fn drop(&mut self) {
-        let anonymous = anonymous_volumes(&self.name);
-        remove_services_and_containers(&self.name);
+        let anonymous = remove_services_and_containers(&self.name);
         let _ = Command::new("docker")
             .args(["stack", "rm", &self.name])
             .output();
@@ -295,8 +294,9 @@ impl Drop for Externals {
 /// 20.10 daemon keeps the containers of finished job tasks (and of failed tasks) after their
 /// service is gone, and with them the node's copy of the stack network; Swarm then hands that
 /// network's subnet to a new network, whose tasks fail with "Pool overlaps". With the
-/// containers gone first, the network goes cleanly. Never panics.
-pub(crate) fn remove_services_and_containers(stack: &str) {
+/// containers gone first, the network goes cleanly. Returns the anonymous volumes those
+/// containers had, to remove once the stack is gone. Never panics.
+pub(crate) fn remove_services_and_containers(stack: &str) -> Vec<String> {
     let filter = format!("label=com.docker.stack.namespace={stack}");
     let list = |kind: &str| -> Vec<String> {
         Command::new("docker")
@@ -320,20 +320,51 @@ pub(crate) fn remove_services_and_containers(stack: &str) {
                 .collect()
         })
         .unwrap_or_default();
-    if !services.is_empty() {
-        let _ = Command::new("docker")
-            .args(["service", "rm"])
-            .args(&services)
-            .output();
+    if services.is_empty() {
+        return anonymous_volumes(stack);
     }
+    // A task already handed to the node still gets its container after its service is removed;
+    // so first let every task get past its start (at most 20 s; running ones are stopped below).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let Ok(out) = Command::new("docker")
+            .args(["stack", "ps", stack, "--format", "{{.CurrentState}}"])
+            .output()
+        else {
+            break;
+        };
+        let states = String::from_utf8_lossy(&out.stdout).into_owned();
+        let starting = states.lines().any(|state| {
+            [
+                "New",
+                "Pending",
+                "Assigned",
+                "Accepted",
+                "Preparing",
+                "Ready",
+                "Starting",
+            ]
+            .iter()
+            .any(|s| state.starts_with(s))
+        });
+        if !starting {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let anonymous = anonymous_volumes(stack);
+    let _ = Command::new("docker")
+        .args(["service", "rm"])
+        .args(&services)
+        .output();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let containers = list("container");
         if containers.is_empty() || Instant::now() > deadline {
-            return;
+            return anonymous;
         }
         let _ = Command::new("docker")
-            .args(["container", "rm", "-f"])
+            .args(["container", "rm", "-f", "-v"])
             .args(&containers)
             .output();
         std::thread::sleep(Duration::from_millis(300));
