@@ -386,3 +386,37 @@ async fn contexts_made_by_the_docker_cli_resolve_and_connect() {
         "{err:?}"
     );
 }
+
+/// A credential helper is a program: the registry on stdin, JSON on stdout, a non-zero exit
+/// when it has nothing. A shell script stands in for docker-credential-desktop and friends.
+#[test]
+fn credential_helpers_are_run_as_the_docker_cli_runs_them() {
+    use stackctl::engine::registry_auth::ask_helper;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let helper = dir.path().join("docker-credential-test");
+    std::fs::write(
+        &helper,
+        "#!/bin/sh\n[ \"$1\" = get ] || exit 2\nread -r server\ncase \"$server\" in\n  reg.example.com) printf '{\"ServerURL\":\"%s\",\"Username\":\"ci\",\"Secret\":\"s3cret\"}' \"$server\" ;;\n  *) echo 'credentials not found in native keychain'; exit 1 ;;\nesac\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let program = helper.display().to_string();
+
+    // A script just written can be briefly busy ("text file busy") while another test thread
+    // forks; a few tries ride that out.
+    let answer = (0..5)
+        .find_map(|_| {
+            ask_helper(&program, "reg.example.com").or_else(|| {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                None
+            })
+        })
+        .expect("the helper answers");
+    assert_eq!(answer["Username"], "ci");
+    assert_eq!(answer["Secret"], "s3cret");
+    assert_eq!(answer["ServerURL"], "reg.example.com");
+    assert!(ask_helper(&program, "other.example.com").is_none());
+    assert!(ask_helper(&dir.path().join("absent").display().to_string(), "x").is_none());
+}
