@@ -56,6 +56,8 @@ pub struct RollbackArgs {
     /// Give up waiting after this long.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
 }
 
 /// Which files to read and how, shared by every command that loads a stack.
@@ -217,7 +219,27 @@ pub struct ApplyArgs {
     #[arg(long)]
     pub show_sensitive: bool,
     #[command(flatten)]
+    pub progress: ProgressArgs,
+    #[command(flatten)]
     pub images: ImageArgs,
+}
+
+/// How rollouts are shown, for the commands that watch them.
+#[derive(Debug, Args)]
+pub struct ProgressArgs {
+    /// How to show rollout progress: a live line per service on a terminal, one log line per
+    /// event otherwise (`auto`), or always one of the two.
+    #[arg(long, value_enum, default_value_t = Progress::Auto)]
+    pub progress: Progress,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Progress {
+    Auto,
+    /// A live line per service (spinner, state, elapsed time), redrawn in place.
+    Tty,
+    /// One timestamped line per event, for logs and CI.
+    Plain,
 }
 
 /// Go-style durations (`90s`, `1m30s`), as stack files write them.

@@ -168,7 +168,7 @@ async fn apply_locked<E: Engine>(
         registry_auth: args.images.with_registry_auth,
     };
     let started = Instant::now();
-    let printer = progress::Printer::new(started);
+    let printer = progress::Printer::new(started, args.progress.progress);
     let sink = |event: &crate::apply::ApplyEvent| printer.event(event);
     let events = Events(&sink);
     let run = apply(engine, &plan, &apply_options, &events);
@@ -177,6 +177,7 @@ async fn apply_locked<E: Engine>(
     let report = tokio::select! {
         report = run => report.map_err(Report::new)?,
         _ = tokio::signal::ctrl_c() => {
+            printer.finish();
             let rolling = printer.unfinished();
             eprintln!("\nInterrupted: stopped waiting; nothing is half-written. Still rolling out in Swarm: {}", if rolling.is_empty() { "nothing".to_owned() } else { rolling.join(", ") });
             let mut entry = Entry::now(source(args));
@@ -186,6 +187,7 @@ async fn apply_locked<E: Engine>(
             return Ok(INTERRUPTED);
         }
     };
+    printer.finish();
     progress::summary(&report, started.elapsed());
     let mut entry = Entry::now(source(args));
     fill_entry(&mut entry, &plan, &report);

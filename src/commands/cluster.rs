@@ -224,6 +224,7 @@ pub fn rm(args: &StackCommandArgs) -> i32 {
 #[must_use]
 pub fn rollback(args: &RollbackArgs) -> i32 {
     let timeout = args.timeout;
+    let mode = args.progress.progress;
     block_on(
         &args.stack,
         args.engine.host.clone(),
@@ -260,7 +261,7 @@ pub fn rollback(args: &RollbackArgs) -> i32 {
                 return Ok(exit::ERROR);
             }
             let started = Instant::now();
-            let printer = progress::Printer::new(started);
+            let printer = progress::Printer::new(started, mode);
             let sink = |event: &crate::apply::ApplyEvent| printer.event(event);
             let outcomes = crate::apply::watch::await_rollouts(
                 engine,
@@ -285,6 +286,7 @@ pub fn rollback(args: &RollbackArgs) -> i32 {
                     })
                     .collect(),
             };
+            printer.finish();
             progress::summary(&report, started.elapsed());
             Ok(if report.is_success() {
                 exit::OK

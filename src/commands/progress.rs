@@ -1,26 +1,50 @@
-//! Apply progress as one line per event (what CI logs want, and readable on a terminal), and
-//! the closing summary of what each service ended as.
+//! Apply progress, and the closing summary of what each service ended as. On a terminal each
+//! service gets a live line (spinner, its rollout state, time so far) redrawn in place; in logs
+//! and CI, one timestamped line per event.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use std::io::IsTerminal as _;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+
 use crate::apply::{ApplyEvent, ApplyReport, ServiceOutcome};
+use crate::cli::Progress;
 use crate::plan::Action;
 
 pub struct Printer {
     started: Instant,
     /// Services written whose outcome is not known yet (for an interrupted apply).
     rolling: Mutex<BTreeSet<String>>,
+    /// The live lines, when drawing on a terminal.
+    live: Option<Live>,
+}
+
+struct Live {
+    multi: MultiProgress,
+    bars: Mutex<BTreeMap<String, ProgressBar>>,
 }
 
 impl Printer {
+    /// `Auto` draws live lines when stderr is a terminal (and `TERM` is not `dumb`).
     #[must_use]
-    pub fn new(started: Instant) -> Self {
+    pub fn new(started: Instant, mode: Progress) -> Self {
+        let terminal =
+            std::io::stderr().is_terminal() && std::env::var("TERM").map_or(true, |t| t != "dumb");
+        let live = match mode {
+            Progress::Tty => true,
+            Progress::Plain => false,
+            Progress::Auto => terminal,
+        };
         Self {
             started,
             rolling: Mutex::default(),
+            live: live.then(|| Live {
+                multi: MultiProgress::with_draw_target(ProgressDrawTarget::stderr_with_hz(10)),
+                bars: Mutex::default(),
+            }),
         }
     }
 
@@ -45,6 +69,24 @@ impl Printer {
                 _ => {}
             }
         }
+        match &self.live {
+            Some(live) => live.event(event),
+            None => self.line(event),
+        }
+    }
+
+    /// Stop drawing: lines still spinning (an interrupted apply) stay as they are.
+    pub fn finish(&self) {
+        if let Some(live) = &self.live {
+            if let Ok(bars) = live.bars.lock() {
+                for bar in bars.values().filter(|b| !b.is_finished()) {
+                    bar.abandon();
+                }
+            }
+        }
+    }
+
+    fn line(&self, event: &ApplyEvent) {
         let at = self.started.elapsed().as_secs_f64();
         let line = match event {
             ApplyEvent::Object { kind, name, action } => {
@@ -58,6 +100,50 @@ impl Printer {
             ApplyEvent::Warning(message) => format!("warning: {message}"),
         };
         eprintln!("[{at:6.1}s] {line}");
+    }
+}
+
+impl Live {
+    fn event(&self, event: &ApplyEvent) {
+        let Ok(mut bars) = self.bars.lock() else {
+            return;
+        };
+        match event {
+            ApplyEvent::Object { kind, name, action } => {
+                let _ = self
+                    .multi
+                    .println(format!("{} {} {name}", verb(*action), kind.word()));
+            }
+            ApplyEvent::Warning(message) => {
+                let _ = self.multi.println(format!("warning: {message}"));
+            }
+            ApplyEvent::ServiceWritten { name, action } => {
+                let bar = self.multi.add(ProgressBar::new_spinner());
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix} {msg} ({elapsed})")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                );
+                bar.set_prefix(name.clone());
+                bar.set_message(format!("{}, waiting for tasks", verb(*action)));
+                bar.enable_steady_tick(Duration::from_millis(100));
+                bars.insert(name.clone(), bar);
+            }
+            ApplyEvent::Progress { name, message } => {
+                if let Some(bar) = bars.get(name) {
+                    bar.set_message(message.clone());
+                }
+            }
+            ApplyEvent::ServiceDone { name, outcome } => {
+                let mark = if outcome.is_success() { "ok  " } else { "FAIL" };
+                let done = ProgressStyle::with_template("{prefix} {msg} ({elapsed})")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner());
+                if let Some(bar) = bars.get(name) {
+                    bar.set_style(done);
+                    bar.set_prefix(format!("{mark} {name}"));
+                    bar.finish_with_message(describe(name, outcome));
+                }
+            }
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod apply_failure;
 mod apply_lock;
 mod apply_objects;
 mod apply_plan_file;
+mod apply_progress;
 mod apply_rollout;
 mod apply_stack_commands;
 mod converge;
