@@ -44,6 +44,21 @@ fn map<V>(base: &mut BTreeMap<String, V>, over: BTreeMap<String, V>) {
     base.extend(over);
 }
 
+/// docker merges environments with mergo, which skips empty override values: a variable left
+/// unset (null, and not in the shell either) or set to "" in a later file keeps the earlier
+/// file's value; it is only added when no earlier file has it.
+fn environment(
+    base: &mut BTreeMap<String, Option<String>>,
+    over: BTreeMap<String, Option<String>>,
+) {
+    for (key, value) in over {
+        let empty = value.as_deref().is_none_or(str::is_empty);
+        if !(empty && base.contains_key(&key)) {
+            base.insert(key, value);
+        }
+    }
+}
+
 /// Merge a list by a key; the result is sorted by that key (docker rebuilds it from a map).
 /// An empty base takes the override as it is (docker's transformer only runs on a non-empty base).
 fn keyed<T, K: Ord>(base: &mut Vec<T>, over: Vec<T>, key: impl Fn(&T) -> K) {
@@ -67,7 +82,7 @@ fn merge_service(base: &mut Service, over: Service) {
     if over.entrypoint.as_ref().is_some_and(|c| !c.is_empty()) {
         base.entrypoint = over.entrypoint;
     }
-    map(&mut base.environment, over.environment);
+    environment(&mut base.environment, over.environment);
     base.env_file.extend(over.env_file);
     map(&mut base.labels, over.labels);
     string(&mut base.hostname, over.hostname);

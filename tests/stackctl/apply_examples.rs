@@ -6,7 +6,7 @@ use std::process::Command;
 
 use super::apply::{Run, Stack, apply_command};
 use super::swarm::{EXAMPLES, Example, Externals, docker, unique_stack};
-use super::util::{Test, repo_root};
+use super::util::{Test, check_all, repo_root};
 
 /// An example as this test deploys it. The same files are deployed at the same time by the
 /// oracle test (and by other runs of this suite on the same test bed), so what must be unique
@@ -168,25 +168,7 @@ fn check_example(example: &Example) -> String {
 
 #[test]
 fn every_example_converges_then_reapplies_with_no_writes() {
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = EXAMPLES
-            .iter()
-            .map(|example| scope.spawn(move || check_example(example)))
-            .collect();
-        let mut failures = Vec::new();
-        for (handle, example) in handles.into_iter().zip(EXAMPLES) {
-            match handle.join() {
-                Ok(line) => eprintln!("{line}"),
-                Err(e) => failures.push(format!("{:?}: {}", example.files, panic_text(&e))),
-            }
-        }
-        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    });
-}
-
-fn panic_text(e: &Box<dyn std::any::Any + Send>) -> String {
-    e.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_default()
+    for line in check_all(EXAMPLES, |e| format!("{:?}", e.files), check_example) {
+        eprintln!("{line}");
+    }
 }

@@ -21,6 +21,7 @@ mod loading;
 mod oracle;
 mod oracle_accepts;
 mod oracle_edges;
+mod oracle_overrides;
 mod plan_cli;
 mod plan_scale;
 mod swarm;

@@ -7,7 +7,7 @@ use stackctl::diff::{DaemonApi, normalize_service};
 use super::swarm::{
     DockerStack, EXAMPLES, Example, Externals, docker, network_names, unique_stack,
 };
-use super::util::{Test, repo_root, stderr, stdout};
+use super::util::{Test, check_all, repo_root, stderr, stdout};
 
 /// `Test` running `stackctl COMMAND -s STACK FILES...` with `env` set.
 fn stackctl(command: &[&str], stack: &str, files: &[String], env: &[(&str, String)]) -> Test {
@@ -142,29 +142,7 @@ pub(crate) fn same_as_docker(
 #[test]
 fn render_matches_what_docker_stack_deploy_creates() {
     // Each example publishes its own ports, so they can be deployed side by side.
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = EXAMPLES
-            .iter()
-            .map(|example| scope.spawn(move || check_example(example)))
-            .collect();
-        let failures: Vec<String> = handles
-            .into_iter()
-            .zip(EXAMPLES)
-            .filter_map(|(h, example)| {
-                h.join()
-                    .err()
-                    .map(|e| format!("{:?}: {}", example.files, panic_text(&e)))
-            })
-            .collect();
-        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    });
-}
-
-fn panic_text(e: &Box<dyn std::any::Any + Send>) -> String {
-    e.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-        .unwrap_or_default()
+    check_all(EXAMPLES, |e| format!("{:?}", e.files), check_example);
 }
 
 const BASE: &str = "services:

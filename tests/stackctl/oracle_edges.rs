@@ -4,7 +4,7 @@
 
 use super::oracle::same_as_docker;
 use super::swarm::unique_stack;
-use super::util::Test;
+use super::util::{Test, check_all};
 
 /// `(what, stack file)`. Published ports are in 19100-19199, unique across cases.
 const CASES: &[(&str, &str)] = &[
@@ -382,27 +382,13 @@ fn check(what: &str, yaml: &str) {
 
 #[test]
 fn corner_cases_read_back_as_rendered() {
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = CASES
-            .iter()
-            .map(|(what, yaml)| scope.spawn(move || check(what, yaml)))
-            .collect();
-        let failures: Vec<String> = handles
-            .into_iter()
-            .zip(CASES)
-            .filter_map(|(h, (what, _))| {
-                h.join().err().map(|e| {
-                    let text = e
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                        .unwrap_or_default();
-                    format!("{what}: {text}")
-                })
-            })
-            .collect();
-        assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    });
+    check_all(
+        CASES,
+        |(what, _)| (*what).to_owned(),
+        |(what, yaml)| {
+            check(what, yaml);
+        },
+    );
 }
 
 /// Moving a service from the `host` network to `bridge` is a change, though neither network's

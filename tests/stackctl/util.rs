@@ -78,3 +78,40 @@ pub(crate) fn stdout(out: &Output) -> String {
 pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// Run `check` on every item at once, each in its own thread, and fail with every item's
+/// panic message (named by `label`) rather than only the first. Returns what each check
+/// returned, in order, when all passed.
+pub(crate) fn check_all<T: Sync, R: Send>(
+    items: &[T],
+    label: impl Fn(&T) -> String,
+    check: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let results: Vec<std::thread::Result<R>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = items
+            .iter()
+            .map(|item| scope.spawn(|| check(item)))
+            .collect();
+        handles
+            .into_iter()
+            .map(std::thread::ScopedJoinHandle::join)
+            .collect()
+    });
+    let mut failures = Vec::new();
+    let mut passed = Vec::new();
+    for (item, result) in items.iter().zip(results) {
+        match result {
+            Ok(value) => passed.push(value),
+            Err(e) => {
+                let text = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+                    .unwrap_or_default();
+                failures.push(format!("{}: {text}", label(item)));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    passed
+}
