@@ -133,6 +133,18 @@ const CASES: &[(&str, &str)] = &[
         "maxrep_str",
         "services:\n  a:\n    image: stackctl-test/app:1\n    deploy:\n      placement:\n        max_replicas_per_node: \"2\"\n",
     ),
+    (
+        "cpus_exponent",
+        "services:\n  a:\n    image: stackctl-test/app:1\n    deploy:\n      resources:\n        limits:\n          cpus: \"5e-1\"\n",
+    ),
+    (
+        "cpus_decimal_fraction",
+        "services:\n  a:\n    image: stackctl-test/app:1\n    deploy:\n      resources:\n        limits:\n          cpus: \"1.5/2\"\n",
+    ),
+    (
+        "dotted_service_name",
+        "services:\n  web.v2:\n    image: stackctl-test/app:1\n",
+    ),
 ];
 
 /// Whether `docker stack deploy` takes the file (the stack it made is removed on return), with

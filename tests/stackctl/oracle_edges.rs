@@ -269,6 +269,56 @@ networks:
 "#,
     ),
     (
+        "odd but valid values: exponent and fraction CPUs, sub-second durations, sctp, NONE",
+        r#"services:
+  Web:
+    image: stackctl-test/app:1
+    user: "0"
+    init: true
+    stop_grace_period: 1500ms
+    healthcheck:
+      test: NONE
+    ports:
+      - "19106:8080/sctp"
+      - target: 8081
+        mode: host
+      - published: 19107
+    deploy:
+      resources:
+        limits:
+          cpus: "5e-1"
+          memory: "1.5g"
+          pids: 100
+        reservations:
+          cpus: "1/4"
+      restart_policy:
+        window: 30s
+  b:
+    image: stackctl-test/app:1
+    volumes: ["v:/v:nocopy", "../:/up:ro", "~/:/home-dir:ro"]
+    healthcheck:
+      test: ["CMD", "true"]
+      timeout: 1500us
+      interval: 1.5s
+    deploy:
+      mode: global
+      placement:
+        max_replicas_per_node: 1
+  c:
+    image: stackctl-test/app@sha256:0000000000000000000000000000000000000000000000000000000000000000
+    deploy:
+      replicas: 0
+  d:
+    image: stackctl-test/job:1
+    deploy:
+      mode: replicated-job
+      restart_policy:
+        condition: any
+volumes:
+  v: {}
+"#,
+    ),
+    (
         "the host network, reached as an external network",
         r"services:
   a:

@@ -41,23 +41,32 @@ pub fn parse_memory(text: &str) -> Result<i64, String> {
     Ok(bytes as i64)
 }
 
-/// `0.5` -> 500000000 nano-CPUs; also `1/2`. More precise than 1e-9 is an error.
+/// `0.5` -> 500000000 nano-CPUs; also `1/2` and `5e-1`, as Go's `big.Rat` reads them for
+/// docker's `ParseCPUs`. More precise than 1e-9 is an error.
 pub fn parse_cpus(text: &str) -> Result<i64, String> {
     let bad = || format!("invalid CPU count {text:?}: use a decimal number such as `0.5` or `2`");
-    let (num, den) = match text.split_once('/') {
-        Some((n, d)) => (
-            parse_decimal(n).ok_or_else(bad)?,
-            parse_decimal(d).ok_or_else(bad)?,
-        ),
-        None => (parse_decimal(text).ok_or_else(bad)?, (1, 0)),
+    let text = text.trim();
+    // value = n * 10^e / d
+    let (n, e, d) = match text.split_once('/') {
+        // A fraction's parts are integers.
+        Some((n, d)) => (integer(n).ok_or_else(bad)?, 0, integer(d).ok_or_else(bad)?),
+        None => {
+            let (n, e) = parse_decimal(text).ok_or_else(bad)?;
+            (n, e, 1)
+        }
     };
-    // value = (n / 10^a) / (d / 10^b) ; nanos = value * 1e9
-    let ((n, a), (d, b)) = (num, den);
     if d == 0 {
         return Err(bad());
     }
-    let numerator = n.checked_mul(10i128.pow(9 + b)).ok_or_else(bad)?;
-    let denominator = d.checked_mul(10i128.pow(a)).ok_or_else(bad)?;
+    // nanos = n * 10^(e + 9) / d
+    let scale = e + 9;
+    let (numerator, denominator) = if scale >= 0 {
+        let factor = 10i128.checked_pow(scale.unsigned_abs()).ok_or_else(bad)?;
+        (n.checked_mul(factor).ok_or_else(bad)?, d)
+    } else {
+        let factor = 10i128.checked_pow(scale.unsigned_abs()).ok_or_else(bad)?;
+        (n, d.checked_mul(factor).ok_or_else(bad)?)
+    };
     if numerator % denominator != 0 {
         return Err(format!(
             "CPU count {text:?} is too precise: at most 9 decimal places"
@@ -66,18 +75,36 @@ pub fn parse_cpus(text: &str) -> Result<i64, String> {
     i64::try_from(numerator / denominator).map_err(|_| bad())
 }
 
-/// A non-negative decimal as (digits, decimal places).
-fn parse_decimal(s: &str) -> Option<(i128, u32)> {
-    let s = s.trim();
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+fn integer(s: &str) -> Option<i128> {
+    let s = s.strip_prefix('+').unwrap_or(s);
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// A non-negative decimal, optionally with an exponent, as `(digits, power of ten)`:
+/// `1.25e1` -> (125, -1).
+fn parse_decimal(s: &str) -> Option<(i128, i32)> {
+    let s = s.strip_prefix('+').unwrap_or(s);
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(at) => {
+            let exp = &s[at + 1..];
+            let exp: i32 = exp.strip_prefix('+').unwrap_or(exp).parse().ok()?;
+            (&s[..at], exp)
+        }
+        None => (s, 0),
+    };
+    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
     if (int.is_empty() && frac.is_empty())
-        || !int.chars().chain(frac.chars()).all(|c| c.is_ascii_digit())
-        || frac.len() > 18
+        || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        || int.len() + frac.len() > 30
+        || exponent.abs() > 30
     {
         return None;
     }
     let digits: i128 = format!("{int}{frac}").parse().ok()?;
-    Some((digits, frac.len() as u32))
+    Some((digits, exponent - i32::try_from(frac.len()).ok()?))
 }
 
 #[cfg(test)]
@@ -113,6 +140,15 @@ mod tests {
                 .unwrap_err()
                 .contains("too precise")
         );
+        assert_eq!(parse_cpus("5e-1"), Ok(500_000_000));
+        assert_eq!(parse_cpus("+1.5E0"), Ok(1_500_000_000));
+        assert_eq!(parse_cpus("2e-9"), Ok(2));
+        assert!(parse_cpus("1e-10").unwrap_err().contains("too precise"));
         assert!(parse_cpus("half").is_err());
+        assert!(
+            parse_cpus("1.5/2").is_err(),
+            "a fraction's parts are integers"
+        );
+        assert!(parse_cpus("-1").is_err());
     }
 }
