@@ -47,13 +47,12 @@ pub fn parse_cpus(text: &str) -> Result<i64, String> {
     let bad = || format!("invalid CPU count {text:?}: use a decimal number such as `0.5` or `2`");
     let text = text.trim();
     // value = n * 10^e / d
-    let (n, e, d) = match text.split_once('/') {
+    let (n, e, d) = if let Some((n, d)) = text.split_once('/') {
         // A fraction's parts are integers.
-        Some((n, d)) => (integer(n).ok_or_else(bad)?, 0, integer(d).ok_or_else(bad)?),
-        None => {
-            let (n, e) = parse_decimal(text).ok_or_else(bad)?;
-            (n, e, 1)
-        }
+        (integer(n).ok_or_else(bad)?, 0, integer(d).ok_or_else(bad)?)
+    } else {
+        let (n, e) = parse_decimal(text).ok_or_else(bad)?;
+        (n, e, 1)
     };
     if d == 0 {
         return Err(bad());
