@@ -1,5 +1,6 @@
 //! Removing a whole stack, like `docker stack rm` but waiting until it is really gone: services
-//! first, then (once their tasks have let go) secrets, configs and networks. Volumes stay.
+//! first, then (once their tasks have let go) secrets, configs and networks. Volumes stay,
+//! unless asked for: then the stack's volumes on this node go last.
 
 use std::time::Duration;
 
@@ -9,11 +10,12 @@ use crate::model::StackName;
 /// How long to wait for removed services' tasks to stop before removing networks anyway.
 const SETTLE: Duration = Duration::from_secs(60);
 
-/// Remove everything labelled with the stack, plus stackctl's own history and lock for it.
-/// Returns whether everything went.
+/// Remove everything labelled with the stack, plus stackctl's own history and lock for it, and
+/// with `volumes` its volumes on this node. Returns whether everything went.
 pub async fn remove_stack<E: Engine>(
     engine: &E,
     stack: &StackName,
+    volumes: bool,
     log: &dyn Fn(&str),
 ) -> Result<bool, EngineError> {
     let services = engine.list_services(stack.as_str()).await?;
@@ -22,7 +24,11 @@ pub async fn remove_stack<E: Engine>(
     let secrets = engine.list_secrets(stack.as_str()).await?;
     if services.is_empty() && networks.is_empty() && configs.is_empty() && secrets.is_empty() {
         log(&format!("Nothing found in stack: {stack}"));
-        return Ok(true);
+        return if volumes {
+            remove_volumes(engine, stack, log).await
+        } else {
+            Ok(true)
+        };
     }
     let mut ok = true;
     let mut names: Vec<(String, String)> = services
@@ -97,7 +103,45 @@ pub async fn remove_stack<E: Engine>(
             );
         }
     }
+    if volumes {
+        ok &= remove_volumes(engine, stack, log).await?;
+    }
     Ok(ok)
+}
+
+/// How long a volume may stay in use (by containers of removed tasks on their way out).
+const VOLUME_WAIT: Duration = Duration::from_secs(30);
+
+/// Remove the stack's volumes on this node, retrying those still in use for a while.
+async fn remove_volumes<E: Engine>(
+    engine: &E,
+    stack: &StackName,
+    log: &dyn Fn(&str),
+) -> Result<bool, EngineError> {
+    let mut left = engine.list_volumes(stack.as_str()).await?;
+    left.sort();
+    let deadline = tokio::time::Instant::now() + VOLUME_WAIT;
+    loop {
+        let mut still = Vec::new();
+        for volume in left {
+            match engine.remove_volume(&volume).await {
+                Ok(()) => log(&format!("Removing volume {volume}")),
+                Err(err) if tokio::time::Instant::now() >= deadline => {
+                    log(&format!("failed to remove volume {volume}: {err}"));
+                    still.push(volume);
+                }
+                Err(_) => still.push(volume),
+            }
+        }
+        if still.is_empty() {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        left = still;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
 }
 
 fn name(name: Option<&str>) -> String {

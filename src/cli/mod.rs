@@ -32,7 +32,7 @@ pub enum Command {
     /// Roll services of a stack back to their previous spec, and watch the rollback.
     Rollback(RollbackArgs),
     /// Remove a stack: its services, then its networks, configs and secrets.
-    Rm(StackCommandArgs),
+    Rm(RmArgs),
     /// The last applies of a stack: when, by whom, what changed, outcome.
     History(StackCommandArgs),
 }
@@ -41,6 +41,17 @@ pub enum Command {
 pub struct StackCommandArgs {
     /// The stack's name.
     pub stack: String,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// The stack's name.
+    pub stack: String,
+    /// Also remove the stack's volumes on this node (data is lost; other nodes keep theirs).
+    #[arg(long)]
+    pub volumes: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }

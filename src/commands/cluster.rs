@@ -11,7 +11,7 @@ use super::output::emit;
 use super::{exit, prepare, progress};
 use crate::apply::record;
 use crate::apply::{Events, ServiceOutcome};
-use crate::cli::{RollbackArgs, StackCommandArgs};
+use crate::cli::{RmArgs, RollbackArgs, StackCommandArgs};
 use crate::engine::spec::service_spec_from_json;
 use crate::engine::{ConnectOptions, DockerEngine, Engine, connect};
 use crate::model::StackName;
@@ -206,16 +206,15 @@ pub fn history(args: &StackCommandArgs) -> i32 {
 }
 
 #[must_use]
-pub fn rm(args: &StackCommandArgs) -> i32 {
+pub fn rm(args: &RmArgs) -> i32 {
     block_on(
         &args.stack,
         args.engine.host.clone(),
         async |engine, stack| {
-            let report = crate::apply::remove::remove_stack(engine, stack, &|line: &str| {
-                eprintln!("{line}");
-            })
-            .await
-            .map_err(Report::new)?;
+            let log = |line: &str| eprintln!("{line}");
+            let report = crate::apply::remove::remove_stack(engine, stack, args.volumes, &log)
+                .await
+                .map_err(Report::new)?;
             Ok(if report { exit::OK } else { exit::ERROR })
         },
     )

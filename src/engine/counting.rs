@@ -23,6 +23,7 @@ pub enum Call {
     ListNetworks,
     ListConfigs,
     ListSecrets,
+    ListVolumes,
     ResolveImage,
     ListAllNetworks,
     ListAllConfigs,
@@ -46,6 +47,7 @@ pub enum Call {
     CreateSecret,
     UpdateSecret,
     RemoveSecret,
+    RemoveVolume,
 }
 
 impl Call {
@@ -66,6 +68,7 @@ impl Call {
                 | Self::CreateSecret
                 | Self::UpdateSecret
                 | Self::RemoveSecret
+                | Self::RemoveVolume
         )
     }
 }
@@ -199,6 +202,11 @@ impl<E: Engine> Engine for Counting<E> {
     fn list_secrets(&self, stack: &str) -> impl Future<Output = Answer<Vec<Secret>>> + Send {
         self.record(Call::ListSecrets);
         self.inner.list_secrets(stack)
+    }
+
+    fn list_volumes(&self, stack: &str) -> impl Future<Output = Answer<Vec<String>>> + Send {
+        self.record(Call::ListVolumes);
+        self.inner.list_volumes(stack)
     }
 
     fn resolve_image(
@@ -355,6 +363,11 @@ impl<E: Engine> Engine for Counting<E> {
     fn remove_secret(&self, id: &str) -> impl Future<Output = Answer<()>> + Send {
         self.record(Call::RemoveSecret);
         self.inner.remove_secret(id)
+    }
+
+    fn remove_volume(&self, name: &str) -> impl Future<Output = Answer<()>> + Send {
+        self.record(Call::RemoveVolume);
+        self.inner.remove_volume(name)
     }
 }
 

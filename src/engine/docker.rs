@@ -146,6 +146,20 @@ impl Engine for DockerEngine {
         self.secrets(label_filter(stack)).await
     }
 
+    async fn list_volumes(&self, stack: &str) -> Result<Vec<String>, EngineError> {
+        let options = bollard::query_parameters::ListVolumesOptions {
+            filters: Some(label_filter(stack)),
+        };
+        let answer = self.docker.list_volumes(Some(options)).await;
+        let answer = answer.map_err(self.fail("volumes"))?;
+        Ok(answer
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| v.name)
+            .collect())
+    }
+
     async fn resolve_image(
         &self,
         image: &str,
@@ -358,6 +372,14 @@ impl Engine for DockerEngine {
     async fn remove_secret(&self, id: &str) -> Result<(), EngineError> {
         let removed = self.docker.delete_secret(id).await;
         removed.map_err(self.fail(&format!("secret {id}")))
+    }
+
+    async fn remove_volume(&self, name: &str) -> Result<(), EngineError> {
+        let removed = self
+            .docker
+            .remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>)
+            .await;
+        removed.map_err(self.fail(&format!("volume {name}")))
     }
 }
 

@@ -91,6 +91,13 @@ pub trait Engine: Send + Sync {
         stack: &str,
     ) -> impl Future<Output = Result<Vec<Secret>, EngineError>> + Send;
 
+    /// Names of the stack's volumes on the node this engine talks to (volumes are per node;
+    /// Swarm creates them, labelled with the stack, when a task first mounts them).
+    fn list_volumes(
+        &self,
+        stack: &str,
+    ) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send;
+
     /// Every network, config or secret of the swarm, in one call each. The planner needs them
     /// all: docker adopts same-named configs and secrets, resolves external networks by name,
     /// and attachment targets come back as network IDs.
@@ -212,4 +219,7 @@ pub trait Engine: Send + Sync {
     ) -> impl Future<Output = Result<(), EngineError>> + Send;
 
     fn remove_secret(&self, id: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    /// Remove a volume of this node by name (refused while a container uses it).
+    fn remove_volume(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
 }

@@ -176,3 +176,45 @@ fn history_keeps_every_apply_even_within_one_second() {
         .count();
     assert_eq!(entries, whos.len(), "{}", history.text());
 }
+
+/// `rm` keeps the stack's volumes, as `docker stack rm` does; `rm --volumes` removes them too.
+#[test]
+fn rm_keeps_volumes_unless_asked_to_remove_them() {
+    let volume_names = |stack: &Stack| {
+        let filter = format!("label=com.docker.stack.namespace={}", stack.name);
+        super::swarm::docker(&["volume", "ls", "-q", "--filter", &filter])
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let file = "services:
+  db:
+    image: stackctl-test/app:1
+    volumes: [data:/data]
+volumes:
+  data:
+";
+    let stack = Stack::new("apcm-vol");
+    let data = format!("{}_data", stack.name);
+    apply_ok(&stack, file);
+    assert_eq!(volume_names(&stack), std::slice::from_ref(&data));
+    let rm = stack_command("rm", &stack, &[]);
+    assert_eq!(rm.code, Some(0), "{}", rm.text());
+    assert_eq!(
+        volume_names(&stack),
+        std::slice::from_ref(&data),
+        "{}",
+        rm.text()
+    );
+
+    apply_ok(&stack, file);
+    let rm = stack_command("rm", &stack, &["--volumes"]);
+    assert_eq!(rm.code, Some(0), "{}", rm.text());
+    assert!(
+        rm.stderr.contains(&format!("Removing volume {data}")),
+        "{}",
+        rm.text()
+    );
+    assert_eq!(volume_names(&stack), Vec::<String>::new(), "{}", rm.text());
+    assert_eq!(stack.leftovers(), Vec::<String>::new());
+}
