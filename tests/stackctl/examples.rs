@@ -190,3 +190,82 @@ fn the_examples_exercise_every_accepted_key() {
             .join("\n")
     );
 }
+
+/// Every key path the JSON Schema describes, as patterns like the loader's.
+fn schema_keys(
+    node: &Json,
+    path: &str,
+    defs: &Map<String, Json>,
+    out: &mut std::collections::BTreeSet<String>,
+    depth: usize,
+) {
+    if depth > 30 {
+        return;
+    }
+    let join = |key: &str| {
+        if path.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{path}.{key}")
+        }
+    };
+    if let Some(reference) = node.get("$ref").and_then(Json::as_str) {
+        if let Some(target) = reference
+            .strip_prefix("#/definitions/")
+            .and_then(|name| defs.get(name))
+        {
+            schema_keys(target, path, defs, out, depth + 1);
+        }
+    }
+    for combinator in ["oneOf", "anyOf", "allOf"] {
+        for alternative in node
+            .get(combinator)
+            .and_then(Json::as_array)
+            .into_iter()
+            .flatten()
+        {
+            schema_keys(alternative, path, defs, out, depth + 1);
+        }
+    }
+    if let Some(properties) = node.get("properties").and_then(Json::as_object) {
+        for (key, sub) in properties {
+            out.insert(join(key));
+            schema_keys(sub, &join(key), defs, out, depth + 1);
+        }
+    }
+    if let Some(patterns) = node.get("patternProperties").and_then(Json::as_object) {
+        for (pattern, sub) in patterns {
+            if !pattern.starts_with("^x-") {
+                schema_keys(sub, &join("*"), defs, out, depth + 1);
+            }
+        }
+    }
+    if let Some(items) = node.get("items") {
+        schema_keys(items, &join("[]"), defs, out, depth + 1);
+    }
+}
+
+/// The editor schema and the loader accept the same keys, everywhere (values aside).
+#[test]
+fn the_schema_describes_exactly_the_keys_the_loader_accepts() {
+    let text = std::fs::read_to_string(repo_root().join("schema/stack.schema.json")).unwrap();
+    let schema: Json = serde_json::from_str(&text).unwrap();
+    let defs = schema["definitions"]
+        .as_object()
+        .cloned()
+        .unwrap_or_default();
+    let mut described = std::collections::BTreeSet::new();
+    schema_keys(&schema, "", &defs, &mut described, 0);
+    // What the loader takes without looking inside: a build section (ignored by Swarm) and
+    // extension fields.
+    described.retain(|k| !k.starts_with("services.*.build.") && !k.contains(".x-"));
+    let accepted: std::collections::BTreeSet<String> = stackctl::load::decode::keys::accepted()
+        .into_iter()
+        .collect();
+    let only_schema: Vec<&String> = described.difference(&accepted).collect();
+    let only_loader: Vec<&String> = accepted.difference(&described).collect();
+    assert!(
+        only_schema.is_empty() && only_loader.is_empty(),
+        "in the schema only: {only_schema:#?}\naccepted by the loader only: {only_loader:#?}"
+    );
+}

@@ -169,6 +169,13 @@ const CASES: &[Case] = &[
         "undefined secret \"db_pw\"",
     ),
     case(
+        "an include option stackctl does not support",
+        "include:\n  - path: a.yml\n    env_file: x.env\nservices:\n  web:\n    image: a\n",
+        3,
+        5,
+        "unknown key `env_file` in include[0]",
+    ),
+    case(
         "credential spec naming an undefined config",
         "services:\n  web:\n    image: a\n    credential_spec:\n      config: gmsa\n",
         5,

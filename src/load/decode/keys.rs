@@ -19,6 +19,10 @@ pub(crate) const TOP: Keys = keys(
     ],
 );
 
+/// The long form of an `include:` item (compose's `env_file` and `project_directory` are not
+/// supported, so they are refused rather than ignored).
+pub(crate) const INCLUDE: Keys = keys(&["include.[]"], &["path"]);
+
 /// docker's schema 3.13 plus compose-spec `profiles`.
 pub(crate) const SERVICE: Keys = keys(
     &["services.*"],
@@ -213,14 +217,7 @@ pub(crate) const IPAM_CONFIG: Keys = keys(&["networks.*.ipam.config.[]"], &["sub
 
 pub(crate) const VOLUME: Keys = keys(
     &["volumes.*"],
-    &[
-        "name",
-        "driver",
-        "driver_opts",
-        "external",
-        "labels",
-        "x-cluster-spec",
-    ],
+    &["name", "driver", "driver_opts", "external", "labels"],
 );
 
 pub(crate) const SECRET: Keys = keys(
@@ -253,6 +250,7 @@ pub(crate) const EXTERNAL: Keys = keys(
 
 const ALL: &[&Keys] = &[
     &TOP,
+    &INCLUDE,
     &SERVICE,
     &ULIMIT,
     &HEALTHCHECK,

@@ -33,7 +33,13 @@ pub(crate) fn decode_file(d: &mut Decoder<'_>, root: &Node, working_dir: &Path) 
         .and_then(|n| Some(At::new(d.string(n, "name")?, n.span)));
     if let Some(n) = f.get("include") {
         // Resolved by the loader before decoding; only the shape is checked here.
-        if !matches!(n.value, Value::Seq(_)) {
+        if let Value::Seq(items) = &n.value {
+            for (i, item) in items.iter().enumerate() {
+                if let Value::Map(_) = item.value {
+                    d.fields(item, &format!("include[{i}]"), &keys::INCLUDE, false);
+                }
+            }
+        } else {
             d.type_error(n, "include", "a list of files");
         }
     }

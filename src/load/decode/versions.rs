@@ -99,6 +99,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_gated_key_is_an_accepted_key() {
+        let accepted = super::super::keys::accepted();
+        for (path, key, _) in INTRODUCED {
+            let full = if path.is_empty() {
+                (*key).to_owned()
+            } else {
+                format!("{path}.{key}")
+            };
+            assert!(accepted.contains(&full), "{full} is gated but not accepted");
+        }
+    }
+
+    #[test]
     fn keys_are_held_to_the_files_version() {
         assert_eq!(too_new("services.web", "init", (3, 0)), Some((3, 7)));
         assert_eq!(too_new("services.web", "init", (3, 7)), None);
