@@ -15,8 +15,14 @@ pub(crate) fn unique_stack(prefix: &str) -> String {
 }
 
 pub(crate) fn docker(args: &[&str]) -> String {
+    docker_with_env(args, &[])
+}
+
+/// [`docker`] with extra environment variables (stack files may interpolate them).
+pub(crate) fn docker_with_env(args: &[&str], env: &[(&str, String)]) -> String {
     let out = Command::new("docker")
         .args(args)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .output()
         .expect("docker CLI runs");
     assert!(
@@ -53,16 +59,7 @@ impl DockerStack {
             args.extend(["-c", file]);
         }
         args.push(name);
-        let out = Command::new("docker")
-            .args(&args)
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .output()
-            .expect("docker CLI runs");
-        assert!(
-            out.status.success(),
-            "docker {args:?} failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        docker_with_env(&args, env);
         stack
     }
 
@@ -298,9 +295,11 @@ impl Drop for Externals {
 /// containers had, to remove once the stack is gone. Never panics.
 pub(crate) fn remove_services_and_containers(stack: &str) -> Vec<String> {
     let filter = format!("label=com.docker.stack.namespace={stack}");
-    let list = |kind: &str| -> Vec<String> {
+    // IDs listed by `docker <args> --filter label=...`; none if the CLI fails.
+    let list = |args: &[&str]| -> Vec<String> {
         Command::new("docker")
-            .args([kind, "ls", "-aq", "--filter", &filter])
+            .args(args)
+            .args(["--filter", &filter])
             .output()
             .map(|o| {
                 String::from_utf8_lossy(&o.stdout)
@@ -310,16 +309,7 @@ pub(crate) fn remove_services_and_containers(stack: &str) -> Vec<String> {
             })
             .unwrap_or_default()
     };
-    let services: Vec<String> = Command::new("docker")
-        .args(["service", "ls", "-q", "--filter", &filter])
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .split_whitespace()
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
+    let services = list(&["service", "ls", "-q"]);
     if services.is_empty() {
         return anonymous_volumes(stack);
     }
@@ -359,7 +349,7 @@ pub(crate) fn remove_services_and_containers(stack: &str) -> Vec<String> {
         .output();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let containers = list("container");
+        let containers = list(&["container", "ls", "-aq"]);
         if containers.is_empty() || Instant::now() > deadline {
             return anonymous;
         }
