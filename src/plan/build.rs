@@ -399,7 +399,10 @@ fn network_plan(desired: &DesiredNetwork, live: &LiveState) -> ObjectPlan {
             });
         }
     };
-    compare("driver", json!(existing.driver), spec["Driver"].clone());
+    // A network Swarm has just created can list with no driver yet: unknown, not different.
+    if !existing.driver.is_empty() {
+        compare("driver", json!(existing.driver), spec["Driver"].clone());
+    }
     compare(
         "internal",
         json!(existing.internal),
