@@ -87,20 +87,26 @@ impl Printer {
     }
 
     fn line(&self, event: &ApplyEvent) {
-        let at = self.started.elapsed().as_secs_f64();
-        let line = match event {
-            ApplyEvent::Object { kind, name, action } => {
-                format!("{} {} {name}", verb(*action), kind.word())
-            }
-            ApplyEvent::ServiceWritten { name, action } => {
-                format!("{} service {name}", verb(*action))
-            }
-            ApplyEvent::Progress { name, message } => format!("{name}: {message}"),
-            ApplyEvent::ServiceDone { .. } => return,
-            ApplyEvent::Warning(message) => format!("warning: {message}"),
-        };
-        eprintln!("[{at:6.1}s] {line}");
+        if let Some(line) = log_line(event) {
+            let at = self.started.elapsed().as_secs_f64();
+            eprintln!("[{at:6.1}s] {line}");
+        }
     }
+}
+
+/// The log line of an event (outcomes go to the summary instead).
+fn log_line(event: &ApplyEvent) -> Option<String> {
+    Some(match event {
+        ApplyEvent::Object { kind, name, action } => {
+            format!("{} {} {name}", verb(*action), kind.word())
+        }
+        ApplyEvent::ServiceWritten { name, action } => {
+            format!("{} service {name}", verb(*action))
+        }
+        ApplyEvent::Progress { name, message } => format!("{name}: {message}"),
+        ApplyEvent::ServiceDone { .. } => return None,
+        ApplyEvent::Warning(message) => format!("warning: {message}"),
+    })
 }
 
 impl Live {
@@ -109,13 +115,11 @@ impl Live {
             return;
         };
         match event {
-            ApplyEvent::Object { kind, name, action } => {
-                let _ = self
-                    .multi
-                    .println(format!("{} {} {name}", verb(*action), kind.word()));
-            }
-            ApplyEvent::Warning(message) => {
-                let _ = self.multi.println(format!("warning: {message}"));
+            // Objects and warnings print above the live lines, as log lines.
+            ApplyEvent::Object { .. } | ApplyEvent::Warning(_) => {
+                if let Some(line) = log_line(event) {
+                    let _ = self.multi.println(line);
+                }
             }
             ApplyEvent::ServiceWritten { name, action } => {
                 let bar = self.multi.add(ProgressBar::new_spinner());

@@ -106,11 +106,18 @@ fn base_name(object: &LiveObject) -> &str {
         .map_or(object.name.as_str(), String::as_str)
 }
 
-fn has_content(kind: Kind, live: &LiveObject, object: &DesiredObject, digest: &str) -> bool {
-    if sealed(&live.drivers) != sealed(&object.spec) {
+/// What a desired object is compared by: its data, their digest, and its sealed drivers.
+struct Content<'a> {
+    data: &'a [u8],
+    digest: String,
+    sealed: Value,
+}
+
+fn has_content(kind: Kind, live: &LiveObject, want: &Content<'_>) -> bool {
+    if sealed(&live.drivers) != want.sealed {
         return false;
     }
-    let data = object.data.as_slice();
+    let (data, digest) = (want.data, want.digest.as_str());
     match (kind, &live.data, live.labels.get(CONTENT_LABEL)) {
         (Kind::Config, Some(existing), _) => existing == data,
         (_, _, Some(label)) => label == digest,
@@ -120,10 +127,14 @@ fn has_content(kind: Kind, live: &LiveObject, object: &DesiredObject, digest: &s
 }
 
 fn choose_name(kind: Kind, object: &DesiredObject, live: &BTreeMap<String, LiveObject>) -> String {
-    let digest = sha256_hex(&object.data);
+    let want = Content {
+        data: &object.data,
+        digest: sha256_hex(&object.data),
+        sealed: sealed(&object.spec),
+    };
     let name = &object.name;
     // The object as it is, or a version of it, already holding this content is kept.
-    let same = |o: &&LiveObject| base_name(o) == name && has_content(kind, o, object, &digest);
+    let same = |o: &&LiveObject| base_name(o) == name && has_content(kind, o, &want);
     if let Some(existing) = live.get(name).filter(|o| same(o)) {
         return existing.name.clone();
     }
@@ -133,7 +144,7 @@ fn choose_name(kind: Kind, object: &DesiredObject, live: &BTreeMap<String, LiveO
     if !live.contains_key(name) {
         return name.clone();
     }
-    let suffix = &version_digest(&object.data, &sealed(&object.spec))[..12];
+    let suffix = &version_digest(want.data, &want.sealed)[..12];
     let keep = MAX_NAME - suffix.len() - 1;
     let stem: String = name.chars().take(keep).collect();
     format!("{stem}-{suffix}")
