@@ -13,3 +13,4 @@ pub mod load;
 pub mod model;
 pub mod observe;
 pub mod plan;
+pub mod watch;

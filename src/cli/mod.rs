@@ -1,5 +1,7 @@
 //! Command-line arguments (clap) turned once into validated settings for the commands.
 
+pub mod watch;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -1,0 +1,5 @@
+//! `stackctl watch`: a GitOps controller. Sources (git branches, folders) give revisions; each
+//! stack is reconciled (load, plan, apply, record) when its inputs change or the cluster drifts.
+
+pub mod config;
+pub mod source;
