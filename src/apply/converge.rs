@@ -28,7 +28,7 @@ pub use assess::{
     Assessment, Batch, DEFAULT_MONITOR, FailurePolicy, MalformedService, Mode, Observation,
     TaskFailure, UpdateState, Verdict, assess,
 };
-pub use event::{ProgressEvent, ServiceId, WatchEvent};
+pub use event::{ProgressEvent, RolloutEvent, ServiceId};
 pub use failures::ended_task_ids;
 pub use tracker::{Outcome, Tracker};
 
@@ -36,7 +36,7 @@ use crate::engine::{Engine, EngineError};
 
 /// How the watcher polls and when it gives up.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct WatchOptions {
+pub struct RolloutOptions {
     /// Time between the starts of two polls (default 300 ms; the docker CLI uses 200 ms per
     /// service, so this is gentler on the daemon as soon as two services are watched).
     pub tick: Duration,
@@ -50,7 +50,7 @@ pub struct WatchOptions {
     pub max_read_errors: u32,
 }
 
-impl Default for WatchOptions {
+impl Default for RolloutOptions {
     fn default() -> Self {
         Self {
             tick: Duration::from_millis(300),
@@ -76,15 +76,15 @@ pub enum ConvergeError {
 
 /// Watches services of one stack (they must carry its namespace label).
 #[derive(Debug)]
-pub struct Watcher<'e, E> {
+pub struct RolloutWatcher<'e, E> {
     engine: &'e E,
     stack: String,
-    options: WatchOptions,
+    options: RolloutOptions,
 }
 
-impl<'e, E: Engine> Watcher<'e, E> {
+impl<'e, E: Engine> RolloutWatcher<'e, E> {
     #[must_use]
-    pub fn new(engine: &'e E, stack: &str, options: WatchOptions) -> Self {
+    pub fn new(engine: &'e E, stack: &str, options: RolloutOptions) -> Self {
         Self {
             engine,
             stack: stack.to_owned(),
@@ -94,14 +94,14 @@ impl<'e, E: Engine> Watcher<'e, E> {
 
     /// Watch `services` until each has an outcome; `on_event` hears every change of progress and
     /// each outcome as it happens. Returns the outcome of every service.
-    pub async fn watch(
+    pub async fn follow(
         &self,
         services: &[ServiceId],
-        mut on_event: impl FnMut(&WatchEvent),
+        mut on_event: impl FnMut(&RolloutEvent),
     ) -> Result<BTreeMap<ServiceId, Outcome>, ConvergeError> {
         let started = Instant::now();
         let deadline = self.options.timeout.map(|t| started + t);
-        let mut watch = Watch::new(services, self.options.max_task_failures);
+        let mut watch = Following::new(services, self.options.max_task_failures);
         let mut read_errors = 0;
         while !watch.pending.is_empty() {
             let tick = Instant::now();
@@ -170,7 +170,7 @@ impl Snapshot {
 }
 
 /// The watch's state between ticks.
-struct Watch {
+struct Following {
     pending: BTreeMap<ServiceId, Followed>,
     done: BTreeMap<ServiceId, Outcome>,
     max_task_failures: u32,
@@ -182,7 +182,7 @@ struct Followed {
     last_event: Option<ProgressEvent>,
 }
 
-impl Watch {
+impl Following {
     fn new(services: &[ServiceId], max_task_failures: u32) -> Self {
         Self {
             pending: services
@@ -205,7 +205,7 @@ impl Watch {
         &mut self,
         snapshot: &Snapshot,
         now: Instant,
-        on_event: &mut impl FnMut(&WatchEvent),
+        on_event: &mut impl FnMut(&RolloutEvent),
     ) -> Result<(), MalformedService> {
         let mut finished = Vec::new();
         for (id, followed) in &mut self.pending {
@@ -239,10 +239,10 @@ impl Watch {
         service: ServiceId,
         name: String,
         outcome: Outcome,
-        on_event: &mut impl FnMut(&WatchEvent),
+        on_event: &mut impl FnMut(&RolloutEvent),
     ) {
         self.pending.remove(&service);
-        on_event(&WatchEvent::Finished {
+        on_event(&RolloutEvent::Finished {
             service: service.clone(),
             name,
             outcome: outcome.clone(),
@@ -250,7 +250,7 @@ impl Watch {
         self.done.insert(service, outcome);
     }
 
-    fn time_out(&mut self, on_event: &mut impl FnMut(&WatchEvent)) {
+    fn time_out(&mut self, on_event: &mut impl FnMut(&RolloutEvent)) {
         for (id, followed) in std::mem::take(&mut self.pending) {
             let name = followed
                 .tracker
@@ -270,7 +270,7 @@ impl Followed {
         seen: &Observation<'_>,
         max_task_failures: u32,
         now: Instant,
-        on_event: &mut impl FnMut(&WatchEvent),
+        on_event: &mut impl FnMut(&RolloutEvent),
     ) -> Result<Option<(String, Outcome)>, MalformedService> {
         let known = self.tracker.known_failures(id.as_str(), seen.tasks);
         let policy = FailurePolicy {
@@ -284,7 +284,7 @@ impl Followed {
         if let Some(last) = self.tracker.last() {
             let event = ProgressEvent::new(id, last, failures, self.tracker.verifying(now));
             if self.last_event.as_ref() != Some(&event) {
-                on_event(&WatchEvent::Progress(event.clone()));
+                on_event(&RolloutEvent::Progress(event.clone()));
                 self.last_event = Some(event);
             }
         }

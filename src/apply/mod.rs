@@ -7,8 +7,8 @@ pub mod lock;
 mod objects;
 pub mod record;
 pub mod remove;
+pub mod rollout;
 mod services;
-pub mod watch;
 
 use std::time::Duration;
 

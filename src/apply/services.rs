@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::{
-    ApplyError, ApplyEvent, ApplyOptions, ApplyReport, Events, OnFailure, ServiceOutcome, watch,
+    ApplyError, ApplyEvent, ApplyOptions, ApplyReport, Events, OnFailure, ServiceOutcome, rollout,
 };
 use bollard::auth::DockerCredentials;
 
@@ -103,8 +103,14 @@ pub(super) async fn roll_out<E: Engine>(
                 );
             } else {
                 outcomes.extend(
-                    watch::await_rollouts(engine, &plan.stack, &watching, options.timeout, events)
-                        .await?,
+                    rollout::await_rollouts(
+                        engine,
+                        &plan.stack,
+                        &watching,
+                        options.timeout,
+                        events,
+                    )
+                    .await?,
                 );
             }
             let failed = outcomes
@@ -275,7 +281,7 @@ async fn roll_back_updated<E: Engine>(
         }
     }
     let settled =
-        watch::await_rollouts(engine, &plan.stack, &watching, options.timeout, events).await?;
+        rollout::await_rollouts(engine, &plan.stack, &watching, options.timeout, events).await?;
     for (name, outcome) in settled {
         // The failed service keeps its own cause; the others say why they went back.
         let message = match outcomes.get(&name) {

@@ -262,7 +262,7 @@ pub fn rollback(args: &RollbackArgs) -> i32 {
             let started = Instant::now();
             let printer = progress::Printer::new(started, mode);
             let sink = |event: &crate::apply::ApplyEvent| printer.event(event);
-            let outcomes = crate::apply::watch::await_rollouts(
+            let outcomes = crate::apply::rollout::await_rollouts(
                 engine,
                 stack.as_str(),
                 &watching,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant};
 
 use bollard::models::{Task, TaskState};
-use stackctl::apply::converge::{Outcome, ServiceId, WatchEvent, WatchOptions, Watcher};
+use stackctl::apply::converge::{Outcome, RolloutEvent, RolloutOptions, RolloutWatcher, ServiceId};
 use stackctl::engine::spec::service_spec_from_json;
 use stackctl::engine::{Call, ConnectOptions, Counting, DockerEngine, Engine, connect};
 use stackctl::model::NAMESPACE_LABEL;
@@ -77,10 +77,10 @@ fn update(service: &ServiceId, flags: &[&str]) {
     docker(&args);
 }
 
-fn options(timeout_seconds: u64) -> WatchOptions {
-    WatchOptions {
+fn options(timeout_seconds: u64) -> RolloutOptions {
+    RolloutOptions {
         timeout: Some(Duration::from_secs(timeout_seconds)),
-        ..WatchOptions::default()
+        ..RolloutOptions::default()
     }
 }
 
@@ -92,9 +92,9 @@ async fn watch_one(
     timeout_seconds: u64,
 ) -> (Outcome, Duration) {
     let started = Instant::now();
-    let watcher = Watcher::new(engine, stack, options(timeout_seconds));
+    let watcher = RolloutWatcher::new(engine, stack, options(timeout_seconds));
     let mut outcomes = watcher
-        .watch(std::slice::from_ref(id), |_| {})
+        .follow(std::slice::from_ref(id), |_| {})
         .await
         .unwrap();
     (outcomes.remove(id).unwrap(), started.elapsed())
@@ -108,10 +108,10 @@ async fn watch_logged(
     timeout_seconds: u64,
 ) -> (Outcome, Duration, Vec<String>) {
     let started = Instant::now();
-    let watcher = Watcher::new(engine, stack, options(timeout_seconds));
+    let watcher = RolloutWatcher::new(engine, stack, options(timeout_seconds));
     let mut log = Vec::new();
-    let on_event = |event: &WatchEvent| {
-        if let WatchEvent::Progress(progress) = event {
+    let on_event = |event: &RolloutEvent| {
+        if let RolloutEvent::Progress(progress) = event {
             log.push(format!(
                 "{:>6.2}s {progress}",
                 started.elapsed().as_secs_f64()
@@ -119,7 +119,7 @@ async fn watch_logged(
         }
     };
     let mut outcomes = watcher
-        .watch(std::slice::from_ref(id), on_event)
+        .follow(std::slice::from_ref(id), on_event)
         .await
         .unwrap();
     (outcomes.remove(id).unwrap(), started.elapsed(), log)
@@ -442,19 +442,19 @@ async fn jobs_global_services_and_unschedulable_tasks_end_without_hanging() {
     let nowhere_flags = ["--constraint=node.labels.stackctl-nowhere==yes"];
     let nowhere = services.create("nowhere", &nowhere_flags, APP_1);
     let stack = services.stack();
-    let short = WatchOptions {
+    let short = RolloutOptions {
         timeout: Some(Duration::from_secs(4)),
-        ..WatchOptions::default()
+        ..RolloutOptions::default()
     };
     let (job_end, failing_end, global_end, nowhere_end) = tokio::join!(
         watch_one(&engine, stack, &job, 60),
         watch_one(&engine, stack, &failing, 60),
         watch_one(&engine, stack, &global, 60),
         async {
-            let watcher = Watcher::new(&engine, stack, short);
+            let watcher = RolloutWatcher::new(&engine, stack, short);
             let started = Instant::now();
             let ids = std::slice::from_ref(&nowhere);
-            let mut outcomes = watcher.watch(ids, |_| {}).await.unwrap();
+            let mut outcomes = watcher.follow(ids, |_| {}).await.unwrap();
             (outcomes.remove(&nowhere).unwrap(), started.elapsed())
         },
     );
@@ -508,22 +508,22 @@ async fn each_tick_costs_one_services_call_and_one_tasks_call_however_many_are_w
         .map(|n| services.create(&format!("s{n}"), &flags, APP_1))
         .collect();
     let tick = Duration::from_millis(250);
-    let watch_options = WatchOptions {
+    let watch_options = RolloutOptions {
         tick,
         ..options(60)
     };
-    let watcher = Watcher::new(&engine, services.stack(), watch_options);
+    let watcher = RolloutWatcher::new(&engine, services.stack(), watch_options);
 
     // Dropping an unfinished watch is safe: nothing keeps running, and a new one starts clean.
-    let cut = tokio::time::timeout(Duration::from_millis(600), watcher.watch(&ids, |_| {})).await;
+    let cut = tokio::time::timeout(Duration::from_millis(600), watcher.follow(&ids, |_| {})).await;
     assert!(cut.is_err(), "the services cannot have converged in 0.6 s");
 
     engine.reset();
     let started = Instant::now();
     let mut finished = Vec::new();
     let outcomes = watcher
-        .watch(&ids, |event| {
-            if let WatchEvent::Finished { name, .. } = event {
+        .follow(&ids, |event| {
+            if let RolloutEvent::Finished { name, .. } = event {
                 finished.push(name.clone());
             }
         })

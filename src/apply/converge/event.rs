@@ -106,7 +106,7 @@ impl fmt::Display for ProgressEvent {
 
 /// One thing the watcher reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum WatchEvent {
+pub enum RolloutEvent {
     Progress(ProgressEvent),
     /// The service's watch is over; it is not polled again.
     Finished {

@@ -1,10 +1,12 @@
-//! The apply's view of rollout watching: written services handed to the [`Watcher`], its
+//! The apply's view of rollout watching: written services handed to the [`RolloutWatcher`], its
 //! events turned into apply progress, its outcomes into [`ServiceOutcome`]s.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use super::converge::{Outcome, ProgressEvent, ServiceId, WatchEvent, WatchOptions, Watcher};
+use super::converge::{
+    Outcome, ProgressEvent, RolloutEvent, RolloutOptions, RolloutWatcher, ServiceId,
+};
 use super::{ApplyError, ApplyEvent, Events, ServiceOutcome};
 use crate::engine::{Engine, EngineError};
 
@@ -19,12 +21,12 @@ pub async fn await_rollouts<E: Engine>(
     if services.is_empty() {
         return Ok(BTreeMap::new());
     }
-    let watcher = Watcher::new(
+    let watcher = RolloutWatcher::new(
         engine,
         stack,
-        WatchOptions {
+        RolloutOptions {
             timeout,
-            ..WatchOptions::default()
+            ..RolloutOptions::default()
         },
     );
     let ids: Vec<ServiceId> = services
@@ -32,8 +34,8 @@ pub async fn await_rollouts<E: Engine>(
         .map(|(_, id)| ServiceId::new(id.clone()))
         .collect();
     let mut last: BTreeMap<String, String> = BTreeMap::new();
-    let on_event = |event: &WatchEvent| {
-        if let WatchEvent::Progress(progress) = event {
+    let on_event = |event: &RolloutEvent| {
+        if let RolloutEvent::Progress(progress) = event {
             let message = describe(progress);
             // Only changes are worth a line in a log.
             if last.get(&progress.name) != Some(&message) {
@@ -46,7 +48,7 @@ pub async fn await_rollouts<E: Engine>(
         }
     };
     let outcomes = watcher
-        .watch(&ids, on_event)
+        .follow(&ids, on_event)
         .await
         .map_err(|err| match err {
             super::converge::ConvergeError::Engine(e) => ApplyError::Engine(e),
