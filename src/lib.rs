@@ -7,6 +7,7 @@ pub mod apply;
 pub mod cli;
 pub mod commands;
 pub mod convert;
+pub mod deploy;
 pub mod diff;
 pub mod engine;
 pub mod load;

@@ -1,7 +1,9 @@
 //! One apply at a time per stack: a lock held in the cluster itself, as a Swarm config whose
-//! name is unique (Swarm refuses a second one atomically). A lock past its expiry is stale and
-//! is taken over; `--force-unlock` removes one.
+//! name is unique (Swarm refuses a second one atomically). Its holder renews it (a label update
+//! checked against the config's version) for as long as it runs, so no rollout outlives its
+//! lock; a lock past its expiry is stale and is taken over; `--force-unlock` removes one.
 
+use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bollard::models::ConfigSpec;
@@ -31,15 +33,39 @@ pub enum LockError {
         age: u64,
         left: u64,
     },
+    #[error("the apply lock of stack {stack} was lost: {why}")]
+    #[diagnostic(
+        code(stackctl::apply::lock_lost),
+        help(
+            "someone removed it (`--force-unlock`?) or it expired while this process could not reach the daemon; check `stackctl status` and apply again"
+        )
+    )]
+    Lost { stack: String, why: String },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Engine(#[from] EngineError),
 }
 
-/// A held lock; release it with [`StackLock::release`].
+/// A held lock; keep it with [`StackLock::hold`], release it with [`StackLock::release`].
 #[derive(Debug)]
 pub struct StackLock {
     id: String,
+    name: String,
+    stack: String,
+    ttl: Duration,
+}
+
+/// The lock's lifetime without renewal: a holder that died blocks the stack this long at most.
+/// `STACKCTL_LOCK_TTL` (a duration such as `6s`) shortens it for tests of renewal and expiry.
+#[must_use]
+pub fn default_ttl() -> Duration {
+    std::env::var("STACKCTL_LOCK_TTL")
+        .ok()
+        .and_then(|t| crate::model::Duration::parse(&t).ok())
+        .and_then(|t| u64::try_from(t.nanos()).ok())
+        .map(Duration::from_nanos)
+        .filter(|t| *t >= Duration::from_secs(3))
+        .unwrap_or(Duration::from_secs(120))
 }
 
 fn lock_name(stack: &StackName) -> String {
@@ -100,7 +126,14 @@ impl StackLock {
             }))
             .expect("a config spec is plain data");
             match engine.create_config(&spec).await {
-                Ok(created) => return Ok(Self { id: created.id }),
+                Ok(created) => {
+                    return Ok(Self {
+                        id: created.id,
+                        name,
+                        stack: stack.to_string(),
+                        ttl,
+                    });
+                }
                 Err(err) if err.is_name_conflict() => {}
                 Err(err) => return Err(err.into()),
             }
@@ -144,6 +177,56 @@ impl StackLock {
                 });
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Run `work` while renewing the lock every third of its lifetime. Renewal failures do not
+    /// stop the work (it may be a rollout under way); the last one is returned with its output.
+    pub async fn hold<E: Engine, T>(
+        &self,
+        engine: &E,
+        work: impl Future<Output = T>,
+    ) -> (T, Option<LockError>) {
+        let mut work = std::pin::pin!(work);
+        let mut lost = None;
+        let period = self.ttl / 3;
+        loop {
+            tokio::select! {
+                out = &mut work => return (out, lost),
+                () = tokio::time::sleep(period) => {
+                    lost = self.renew(engine).await.err();
+                }
+            }
+        }
+    }
+
+    /// Push the expiry one lifetime ahead. The update names the version just read, so a lock
+    /// taken over or removed meanwhile is reported as lost, never silently re-created.
+    pub async fn renew<E: Engine>(&self, engine: &E) -> Result<(), LockError> {
+        let found = engine
+            .list_configs_named(std::slice::from_ref(&self.name))
+            .await?;
+        let lost = |why: &str| LockError::Lost {
+            stack: self.stack.clone(),
+            why: why.to_owned(),
+        };
+        let Some(config) = found
+            .into_iter()
+            .find(|c| c.id.as_deref() == Some(&self.id))
+        else {
+            return Err(lost("it no longer exists"));
+        };
+        let version = config.version.and_then(|v| v.index).unwrap_or_default();
+        let mut spec = config.spec.unwrap_or_default();
+        let labels = spec.labels.get_or_insert_with(Default::default);
+        labels.insert(
+            EXPIRES_LABEL.into(),
+            (now() + self.ttl.as_secs()).to_string(),
+        );
+        match engine.update_config(&self.id, version, &spec).await {
+            Ok(()) => Ok(()),
+            Err(err) if err.is_not_found() => Err(lost("it no longer exists")),
+            Err(err) => Err(err.into()),
         }
     }
 

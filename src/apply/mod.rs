@@ -9,8 +9,11 @@ pub mod record;
 pub mod remove;
 pub mod rollout;
 mod services;
+pub mod stop;
 
 use std::time::Duration;
+
+pub use stop::{Stop, StopHandle};
 
 use crate::engine::{Engine, EngineError};
 use crate::plan::{Action, ObjectKind, ObjectPlan, Plan};
@@ -38,6 +41,8 @@ pub struct ApplyOptions {
     pub detach: bool,
     /// Send registry credentials with service writes (`--with-registry-auth`).
     pub registry_auth: bool,
+    /// Asked to stop: start no further write, stop waiting for rollouts.
+    pub stop: Stop,
 }
 
 impl Default for ApplyOptions {
@@ -48,6 +53,7 @@ impl Default for ApplyOptions {
             timeout: None,
             detach: false,
             registry_auth: false,
+            stop: Stop::default(),
         }
     }
 }
@@ -67,8 +73,10 @@ pub enum ServiceOutcome {
     Paused(String),
     /// Tasks fail, the write was refused, or the wait timed out.
     Failed(String),
-    /// Not started, because of an earlier failure or a failed dependency.
+    /// Not started, because of an earlier failure, a failed dependency, or a stop.
     NotStarted(String),
+    /// Written, then no longer watched because stopping was asked for: Swarm carries on.
+    StillRolling,
 }
 
 impl ServiceOutcome {
@@ -167,6 +175,20 @@ pub async fn apply<E: Engine>(
 ) -> Result<ApplyReport, ApplyError> {
     if !plan.has_changes() {
         return Ok(ApplyReport::default());
+    }
+    if options.stop.is_set() {
+        let services = plan
+            .services
+            .iter()
+            .filter(|s| s.action != Action::Unchanged)
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    ServiceOutcome::NotStarted(stop::STOPPED.into()),
+                )
+            })
+            .collect();
+        return Ok(ApplyReport { services });
     }
     let ids = objects::create_objects(engine, plan, events).await?;
     let report = services::roll_out(engine, plan, &ids, options, events).await?;

@@ -30,7 +30,27 @@ pub struct Entry {
     pub removed: Vec<String>,
     /// `succeeded`, or what failed.
     pub outcome: String,
+    /// The revision the files came from (a git commit, or a folder's content digest).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// Digest of every file the stack read: the watcher knows after a restart what is deployed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inputs: Option<String>,
+    /// What changed, one masked line per field (`app_web: image: "a:1" → "a:2"`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<String>,
 }
+
+impl Entry {
+    /// An apply whose services all ended well.
+    #[must_use]
+    pub fn succeeded(&self) -> bool {
+        self.outcome == SUCCEEDED
+    }
+}
+
+/// The outcome text of a successful apply.
+pub const SUCCEEDED: &str = "succeeded";
 
 impl Entry {
     #[must_use]
@@ -46,6 +66,9 @@ impl Entry {
             updated: vec![],
             removed: vec![],
             outcome: String::new(),
+            revision: None,
+            inputs: None,
+            changes: vec![],
         }
     }
 }

@@ -2,20 +2,21 @@
 //! events turned into apply progress, its outcomes into [`ServiceOutcome`]s.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::sync::Mutex;
 
 use super::converge::{
     Outcome, ProgressEvent, RolloutEvent, RolloutOptions, RolloutWatcher, ServiceId,
 };
-use super::{ApplyError, ApplyEvent, Events, ServiceOutcome};
+use super::{ApplyError, ApplyEvent, ApplyOptions, Events, ServiceOutcome};
 use crate::engine::{Engine, EngineError};
 
-/// Watch `(name, id)` services of `stack` until each has an outcome (or `timeout` passes).
+/// Watch `(name, id)` services of `stack` until each has an outcome, `options.timeout` passes
+/// or `options.stop` is set (then the unfinished ones are [`ServiceOutcome::StillRolling`]).
 pub async fn await_rollouts<E: Engine>(
     engine: &E,
     stack: &str,
     services: &[(String, String)],
-    timeout: Option<Duration>,
+    options: &ApplyOptions,
     events: &Events<'_>,
 ) -> Result<BTreeMap<String, ServiceOutcome>, ApplyError> {
     if services.is_empty() {
@@ -25,7 +26,7 @@ pub async fn await_rollouts<E: Engine>(
         engine,
         stack,
         RolloutOptions {
-            timeout,
+            timeout: options.timeout,
             ..RolloutOptions::default()
         },
     );
@@ -34,8 +35,10 @@ pub async fn await_rollouts<E: Engine>(
         .map(|(_, id)| ServiceId::new(id.clone()))
         .collect();
     let mut last: BTreeMap<String, String> = BTreeMap::new();
-    let on_event = |event: &RolloutEvent| {
-        if let RolloutEvent::Progress(progress) = event {
+    // Outcomes as they come, so a stop keeps those already known.
+    let finished: Mutex<BTreeMap<String, ServiceOutcome>> = Mutex::default();
+    let on_event = |event: &RolloutEvent| match event {
+        RolloutEvent::Progress(progress) => {
             let message = describe(progress);
             // Only changes are worth a line in a log.
             if last.get(&progress.name) != Some(&message) {
@@ -46,33 +49,42 @@ pub async fn await_rollouts<E: Engine>(
                 });
             }
         }
-    };
-    let outcomes = watcher
-        .follow(&ids, on_event)
-        .await
-        .map_err(|err| match err {
-            super::converge::ConvergeError::Engine(e) => ApplyError::Engine(e),
-            super::converge::ConvergeError::Malformed(m) => {
-                ApplyError::Engine(EngineError::Protocol {
-                    message: m.to_string(),
-                })
+        RolloutEvent::Finished {
+            service, outcome, ..
+        } => {
+            let name = name_of(services, service.as_str());
+            if let Ok(mut finished) = finished.lock() {
+                finished.insert(name, service_outcome(outcome));
             }
-        })?;
-    let names: BTreeMap<&str, &str> = services
+        }
+    };
+    tokio::select! {
+        followed = watcher.follow(&ids, on_event) => { followed.map_err(converge_error)?; }
+        () = options.stop.wait() => {}
+    }
+    let mut outcomes = finished.into_inner().unwrap_or_default();
+    for (name, _) in services {
+        outcomes
+            .entry(name.clone())
+            .or_insert(ServiceOutcome::StillRolling);
+    }
+    Ok(outcomes)
+}
+
+fn name_of(services: &[(String, String)], id: &str) -> String {
+    services
         .iter()
-        .map(|(name, id)| (id.as_str(), name.as_str()))
-        .collect();
-    Ok(outcomes
-        .into_iter()
-        .map(|(id, outcome)| {
-            let name = names
-                .get(id.as_str())
-                .copied()
-                .unwrap_or(id.as_str())
-                .to_owned();
-            (name, service_outcome(&outcome))
-        })
-        .collect())
+        .find(|(_, i)| i == id)
+        .map_or_else(|| id.to_owned(), |(name, _)| name.clone())
+}
+
+fn converge_error(err: super::converge::ConvergeError) -> ApplyError {
+    match err {
+        super::converge::ConvergeError::Engine(e) => ApplyError::Engine(e),
+        super::converge::ConvergeError::Malformed(m) => ApplyError::Engine(EngineError::Protocol {
+            message: m.to_string(),
+        }),
+    }
 }
 
 /// `2/3 tasks updated`, `3/3 running, checking stability`, `1/3 updating: task failed`.

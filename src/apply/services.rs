@@ -65,7 +65,10 @@ pub(super) async fn roll_out<E: Engine>(
         for chunk in wave.chunks(options.max_parallel.max(1)) {
             let mut to_write = Vec::new();
             for service in chunk {
-                if let Some(reason) = blocked(service, &outcomes, stopped.as_deref()) {
+                if options.stop.is_set() {
+                    let reason = super::stop::STOPPED.to_owned();
+                    outcomes.insert(service.name.clone(), ServiceOutcome::NotStarted(reason));
+                } else if let Some(reason) = blocked(service, &outcomes, stopped.as_deref()) {
                     outcomes.insert(service.name.clone(), ServiceOutcome::NotStarted(reason));
                 } else {
                     to_write.push(*service);
@@ -103,14 +106,8 @@ pub(super) async fn roll_out<E: Engine>(
                 );
             } else {
                 outcomes.extend(
-                    rollout::await_rollouts(
-                        engine,
-                        &plan.stack,
-                        &watching,
-                        options.timeout,
-                        events,
-                    )
-                    .await?,
+                    rollout::await_rollouts(engine, &plan.stack, &watching, options, events)
+                        .await?,
                 );
             }
             let failed = outcomes
@@ -280,8 +277,7 @@ async fn roll_back_updated<E: Engine>(
             ))),
         }
     }
-    let settled =
-        rollout::await_rollouts(engine, &plan.stack, &watching, options.timeout, events).await?;
+    let settled = rollout::await_rollouts(engine, &plan.stack, &watching, options, events).await?;
     for (name, outcome) in settled {
         // The failed service keeps its own cause; the others say why they went back.
         let message = match outcomes.get(&name) {

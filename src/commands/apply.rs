@@ -1,25 +1,21 @@
-//! `stackctl apply`: show the plan, confirm, take the stack's lock, carry the plan out while
-//! reporting progress, record the apply, and exit non-zero if any service did not converge.
+//! `stackctl apply`: show the plan, confirm, and hand it to the library's deploy (lock, re-plan,
+//! apply with progress, history record); exit non-zero if any service did not converge.
 
 use std::io::{BufRead, IsTerminal, Write};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use miette::Report;
 
 use super::output::emit;
 use super::prepare::{self, Prepared};
 use super::{exit, progress};
-use crate::apply::lock::{StackLock, force_unlock};
-use crate::apply::record::{self, Entry};
-use crate::apply::{ApplyOptions, ApplyReport, Events, apply};
+use crate::apply::lock::force_unlock;
+use crate::apply::{ApplyOptions, Events, Stop};
 use crate::cli::{ApplyArgs, use_color};
+use crate::deploy::{self, Deploy, DeployError, DeployOptions, OnMoved, Origin};
 use crate::engine::{ConnectOptions, Counting, Engine, connect};
 use crate::plan::render::{RenderOptions, render_text};
-use crate::plan::{Action, Plan, PlanOptions};
-
-/// Stale-lock expiry: long enough for a slow rollout, short enough that a crashed apply does
-/// not block the next one for long.
-const LOCK_TTL: Duration = Duration::from_secs(30 * 60);
+use crate::plan::{Plan, PlanOptions};
 
 /// Exit code after Ctrl-C, as shells report SIGINT.
 const INTERRUPTED: i32 = 130;
@@ -47,7 +43,7 @@ async fn run_async(args: &ApplyArgs, prepared: &Prepared) -> Result<i32, Report>
         .await
         .map_err(Report::new)?,
     );
-    let code = apply_with(args, prepared, &engine).await;
+    let code = Box::pin(apply_with(args, prepared, &engine)).await;
     let calls = engine.calls();
     eprintln!(
         "Engine API calls: {} reads, {} writes",
@@ -55,6 +51,24 @@ async fn run_async(args: &ApplyArgs, prepared: &Prepared) -> Result<i32, Report>
         calls.writes()
     );
     code
+}
+
+fn options(args: &ApplyArgs, stop: Stop) -> DeployOptions {
+    DeployOptions {
+        plan: PlanOptions { prune: args.prune },
+        resolve_image: args.images.resolve_image,
+        registry_auth: args.images.with_registry_auth,
+        apply: ApplyOptions {
+            on_failure: args.on_failure,
+            max_parallel: args.max_parallel_services,
+            timeout: args.timeout,
+            detach: args.detach,
+            registry_auth: args.images.with_registry_auth,
+            stop,
+        },
+        lock_wait: Some(args.lock_wait),
+        max_removals: None,
+    }
 }
 
 async fn apply_with<E: Engine>(
@@ -69,18 +83,17 @@ async fn apply_with<E: Engine>(
     {
         eprintln!("removed the apply lock of stack {}", prepared.name);
     }
-    let options = PlanOptions { prune: args.prune };
-    let plan = current_plan(args, prepared, engine, options).await?;
+    let (handle, stop) = Stop::new();
+    let options = options(args, stop);
+    let planned = deploy::plan(engine, &prepared.name, &prepared.desired, &options)
+        .await
+        .map_err(Report::new)?;
+    for warning in &planned.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let plan = planned.plan;
     if let Some(path) = &args.plan_file {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| Report::msg(format!("cannot read {}: {e}", path.display())))?;
-        let saved = crate::plan::saved::load(&text).map_err(Report::msg)?;
-        let moved = crate::plan::saved::moved(&saved, &plan);
-        if !moved.is_empty() {
-            eprintln!(
-                "error: the saved plan no longer holds, nothing was applied:\n  - {}\nrun `stackctl plan --out` again",
-                moved.join("\n  - ")
-            );
+        if !saved_plan_holds(path, &plan)? {
             return Ok(exit::ERROR);
         }
     }
@@ -95,14 +108,36 @@ async fn apply_with<E: Engine>(
     if !confirmed(args, &prepared.name.to_string())? {
         return Ok(exit::ERROR);
     }
-    let lock = StackLock::acquire(engine, &prepared.name, LOCK_TTL, args.lock_wait)
-        .await
-        .map_err(Report::new)?;
-    let result = apply_locked(args, prepared, engine, &plan, options).await;
-    if let Err(err) = lock.release(engine).await {
-        eprintln!("warning: could not release the apply lock: {err}");
+    stop_on_ctrl_c(handle);
+    deploy_shown(args, prepared, engine, &plan, &options).await
+}
+
+/// The first Ctrl-C asks the apply to stop (the write under way finishes, the lock is released,
+/// the apply recorded); a second one ends the process at once.
+fn stop_on_ctrl_c(handle: crate::apply::StopHandle) {
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            handle.stop();
+            eprintln!("\nStopping: finishing the write under way (Ctrl-C again to quit at once)");
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(INTERRUPTED);
+            }
+        }
+    });
+}
+
+fn saved_plan_holds(path: &std::path::Path, plan: &Plan) -> Result<bool, Report> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Report::msg(format!("cannot read {}: {e}", path.display())))?;
+    let saved = crate::plan::saved::load(&text).map_err(Report::msg)?;
+    let moved = crate::plan::saved::moved(&saved, plan);
+    if !moved.is_empty() {
+        eprintln!(
+            "error: the saved plan no longer holds, nothing was applied:\n  - {}\nrun `stackctl plan --out` again",
+            moved.join("\n  - ")
+        );
     }
-    result
+    Ok(moved.is_empty())
 }
 
 /// Ask on a terminal; refuse without `--yes` elsewhere (a CI job must say so explicitly).
@@ -130,71 +165,80 @@ fn confirmed(args: &ApplyArgs, stack: &str) -> Result<bool, Report> {
     Ok(false)
 }
 
-async fn apply_locked<E: Engine>(
+async fn deploy_shown<E: Engine>(
     args: &ApplyArgs,
     prepared: &Prepared,
     engine: &E,
     shown: &Plan,
-    options: PlanOptions,
+    options: &DeployOptions,
 ) -> Result<i32, Report> {
-    // The cluster may have moved while the user read the plan: apply what is true now.
-    let plan = current_plan(args, prepared, engine, options).await?;
-    if !plan.has_changes() {
-        println!("No changes left to apply: the stack already matches the files.");
-        return Ok(exit::OK);
-    }
-    let same = serde_json::to_value(&plan).ok() == serde_json::to_value(shown).ok();
-    if !same && args.plan_file.is_some() {
-        eprintln!(
-            "error: the cluster changed while waiting for the lock; the saved plan no longer holds, nothing was applied"
-        );
-        return Ok(exit::ERROR);
-    }
-    if !same {
+    let started = Instant::now();
+    let printer = progress::Printer::new(started, args.progress.progress);
+    let sink = |event: &crate::apply::ApplyEvent| printer.event(event);
+    let reviewed = args.plan_file.is_some();
+    let mut on_moved = |plan: &Plan| {
+        if reviewed {
+            return OnMoved::Refuse;
+        }
         eprintln!("The cluster changed since the plan was shown; applying the current plan:");
         emit(&render_text(
-            &plan,
+            plan,
             RenderOptions {
                 color: false,
                 show_sensitive: args.show_sensitive,
             },
         ));
-    }
-    let apply_options = ApplyOptions {
-        on_failure: args.on_failure,
-        max_parallel: args.max_parallel_services,
-        timeout: args.timeout,
-        detach: args.detach,
-        registry_auth: args.images.with_registry_auth,
+        OnMoved::Proceed
     };
-    let started = Instant::now();
-    let printer = progress::Printer::new(started, args.progress.progress);
-    let sink = |event: &crate::apply::ApplyEvent| printer.event(event);
-    let events = Events(&sink);
-    let run = apply(engine, &plan, &apply_options, &events);
-    // Ctrl-C stops the waiting between Engine API calls (each write is atomic in Swarm), says
-    // what is still rolling, and still releases the lock and records the apply.
-    let report = tokio::select! {
-        report = run => report.map_err(Report::new)?,
-        _ = tokio::signal::ctrl_c() => {
-            printer.finish();
-            let rolling = printer.unfinished();
-            eprintln!("\nInterrupted: stopped waiting; nothing is half-written. Still rolling out in Swarm: {}", if rolling.is_empty() { "nothing".to_owned() } else { rolling.join(", ") });
-            let mut entry = Entry::now(source(args));
-            fill_entry(&mut entry, &plan, &ApplyReport::default());
-            entry.outcome = "interrupted".into();
-            let _ = record::append(engine, &prepared.name, entry).await;
+    let origin = Origin {
+        source: source(args),
+        ..Origin::default()
+    };
+    let deploy = Deploy {
+        engine,
+        stack: &prepared.name,
+        desired: &prepared.desired,
+        options,
+        origin: &origin,
+    };
+    let result = deploy.run(shown, &Events(&sink), &mut on_moved).await;
+    printer.finish();
+    let deployed = match result {
+        Ok(deployed) => deployed,
+        Err(DeployError::Stopped) => {
+            eprintln!("Interrupted while waiting for the lock; nothing was applied.");
             return Ok(INTERRUPTED);
         }
+        Err(DeployError::Moved) => {
+            eprintln!(
+                "error: the cluster changed while waiting for the lock; the saved plan no longer holds, nothing was applied"
+            );
+            return Ok(exit::ERROR);
+        }
+        Err(err) => return Err(Report::new(err)),
     };
-    printer.finish();
-    progress::summary(&report, started.elapsed());
-    let mut entry = Entry::now(source(args));
-    fill_entry(&mut entry, &plan, &report);
-    if let Err(err) = record::append(engine, &prepared.name, entry).await {
-        eprintln!("warning: could not record this apply in the stack's history: {err}");
+    for warning in &deployed.warnings {
+        eprintln!("warning: {warning}");
     }
-    Ok(if report.is_success() {
+    if !deployed.plan.has_changes() {
+        println!("No changes left to apply: the stack already matches the files.");
+        return Ok(exit::OK);
+    }
+    if deployed.was_stopped() {
+        let rolling = printer.unfinished();
+        let rolling = if rolling.is_empty() {
+            "nothing".to_owned()
+        } else {
+            rolling.join(", ")
+        };
+        eprintln!(
+            "\nInterrupted: stopped waiting; nothing is half-written. Still rolling out in Swarm: {rolling}"
+        );
+        progress::summary(&deployed.report, started.elapsed());
+        return Ok(INTERRUPTED);
+    }
+    progress::summary(&deployed.report, started.elapsed());
+    Ok(if deployed.is_success() {
         exit::OK
     } else {
         exit::ERROR
@@ -208,44 +252,4 @@ fn source(args: &ApplyArgs) -> String {
         .map(|f| f.display().to_string())
         .collect::<Vec<_>>()
         .join(" + ")
-}
-
-fn fill_entry(entry: &mut Entry, plan: &Plan, report: &ApplyReport) {
-    for service in &plan.services {
-        let list = match service.action {
-            Action::Create => &mut entry.created,
-            Action::Update => &mut entry.updated,
-            Action::Remove => &mut entry.removed,
-            Action::Unchanged => continue,
-        };
-        list.push(service.name.clone());
-    }
-    let failed: Vec<String> = report
-        .services
-        .iter()
-        .filter(|(_, o)| !o.is_success())
-        .map(|(n, o)| format!("{n}: {}", progress::describe(n, o)))
-        .collect();
-    entry.outcome = if failed.is_empty() {
-        "succeeded".into()
-    } else {
-        failed.join("; ")
-    };
-}
-
-async fn current_plan<E: Engine>(
-    args: &ApplyArgs,
-    prepared: &Prepared,
-    engine: &E,
-    options: PlanOptions,
-) -> Result<Plan, Report> {
-    let images = &args.images;
-    prepare::plan_with_images(
-        engine,
-        prepared,
-        options,
-        images.resolve_image,
-        images.with_registry_auth,
-    )
-    .await
 }

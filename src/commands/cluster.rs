@@ -266,7 +266,10 @@ pub fn rollback(args: &RollbackArgs) -> i32 {
                 engine,
                 stack.as_str(),
                 &watching,
-                timeout,
+                &crate::apply::ApplyOptions {
+                    timeout,
+                    ..Default::default()
+                },
                 &Events(&sink),
             )
             .await

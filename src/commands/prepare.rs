@@ -6,12 +6,11 @@ use miette::Report;
 use super::{load_or_report, stack_name};
 use crate::cli::{FileArgs, ImageArgs, StackArgs};
 use crate::convert::{Desired, convert, read_object_files};
-use crate::engine::registry_auth::credentials_for;
+use crate::deploy::DeployOptions;
 use crate::engine::{ConnectOptions, Engine, connect};
 use crate::model::StackName;
-use crate::observe::images::{ResolveImage, resolve_images};
-use crate::observe::observe;
-use crate::plan::{Plan, PlanOptions, build};
+use crate::observe::images::ResolveImage;
+use crate::plan::{Plan, PlanOptions};
 
 /// Files loaded and converted: the desired state of one named stack.
 pub struct Prepared {
@@ -88,7 +87,7 @@ pub async fn plan_with<E: Engine>(
     plan_with_images(engine, prepared, options, ResolveImage::default(), false).await
 }
 
-/// Observe, pin image digests per `resolve`, and build the plan.
+/// Observe, pin image digests per `resolve`, and build the plan; warnings go to stderr.
 pub async fn plan_with_images<E: Engine>(
     engine: &E,
     prepared: &Prepared,
@@ -96,32 +95,17 @@ pub async fn plan_with_images<E: Engine>(
     resolve: ResolveImage,
     registry_auth: bool,
 ) -> Result<Plan, Report> {
-    let live = observe(engine, &prepared.name).await.map_err(Report::new)?;
-    let mut desired = prepared.desired.clone();
-    let auth = |image: &str| {
-        if registry_auth {
-            credentials_for(image)
-        } else {
-            None
-        }
+    let options = DeployOptions {
+        plan: options,
+        resolve_image: resolve,
+        registry_auth,
+        ..DeployOptions::default()
     };
-    for warning in resolve_images(engine, &mut desired, &live, resolve, &auth).await {
+    let planned = crate::deploy::plan(engine, &prepared.name, &prepared.desired, &options)
+        .await
+        .map_err(Report::new)?;
+    for warning in &planned.warnings {
         eprintln!("warning: {warning}");
     }
-    for service in desired.services.values() {
-        let ignored = crate::diff::ignored_by_daemon(&service.spec, live.api);
-        if !ignored.is_empty() {
-            let keys: Vec<String> = ignored
-                .iter()
-                .map(|(key, since)| format!("{key} (needs {since})"))
-                .collect();
-            eprintln!(
-                "warning: service {}: this daemon (Engine API 1.{}) ignores {}",
-                service.name,
-                live.api.minor,
-                keys.join(", ")
-            );
-        }
-    }
-    build(&prepared.name, &desired, &live, options).map_err(Report::new)
+    Ok(planned.plan)
 }

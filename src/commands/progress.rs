@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::apply::{ApplyEvent, ApplyReport, ServiceOutcome};
+use crate::apply::{ApplyEvent, ApplyReport};
 use crate::cli::Progress;
 use crate::plan::Action;
 
@@ -160,20 +160,7 @@ fn verb(action: Action) -> &'static str {
     }
 }
 
-#[must_use]
-pub fn describe(name: &str, outcome: &ServiceOutcome) -> String {
-    match outcome {
-        ServiceOutcome::Converged => "converged".into(),
-        ServiceOutcome::Written => "written (not watched: --detach)".into(),
-        ServiceOutcome::Removed => "removed".into(),
-        ServiceOutcome::RolledBack(why) => format!("rolled back: {why}"),
-        ServiceOutcome::Paused(why) => format!(
-            "paused: {why} (resume with `docker service update --detach=false {name}` after fixing it, or `stackctl rollback`)"
-        ),
-        ServiceOutcome::Failed(why) => format!("failed: {why}"),
-        ServiceOutcome::NotStarted(why) => format!("not started: {why}"),
-    }
-}
+pub use crate::deploy::describe;
 
 pub fn summary(report: &ApplyReport, elapsed: Duration) {
     let mut out = String::from("\n");

@@ -10,7 +10,7 @@ pub mod versions;
 use serde::Serialize;
 use serde_json::Value;
 
-pub use build::{PlanOptions, build};
+pub use build::{PlanError, PlanOptions, build};
 
 use crate::diff::FieldChange;
 

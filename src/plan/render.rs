@@ -318,6 +318,54 @@ fn render_changes(
     }
 }
 
+/// One line per change, sensitive values masked, long values cut: the drift report and the
+/// history's diff summary (`app_web: deploy.replicas: 3 → 1`).
+#[must_use]
+pub fn change_lines(plan: &Plan) -> Vec<String> {
+    let mut lines = Vec::new();
+    let objects = plan
+        .networks
+        .iter()
+        .chain(&plan.configs)
+        .chain(&plan.secrets);
+    for object in objects.filter(|o| o.action != Action::Unchanged) {
+        lines.push(format!(
+            "{} {} {}",
+            verb(object.action),
+            object.kind.word(),
+            object.name
+        ));
+    }
+    for service in plan
+        .services
+        .iter()
+        .filter(|s| s.action != Action::Unchanged)
+    {
+        if service.action != Action::Update {
+            lines.push(format!("{} service {}", verb(service.action), service.name));
+            continue;
+        }
+        for change in &service.changes {
+            let show = |v: &Option<Value>| match v {
+                None => "(none)".to_owned(),
+                Some(_) if is_sensitive(&change.path) => "(sensitive)".to_owned(),
+                Some(v) => shorten(&format_value(&change.path, v).replace('\n', " ")),
+            };
+            let (old, new) = (show(&change.old), show(&change.new));
+            lines.push(format!("{}: {}: {old} → {new}", service.name, change.path));
+        }
+    }
+    lines
+}
+
+fn shorten(text: &str) -> String {
+    const MAX: usize = 80;
+    match text.char_indices().nth(MAX) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.trim_end().to_owned(),
+    }
+}
+
 /// Durations, sizes and CPU counts as a stack file writes them; long lists one per line.
 fn format_value(path: &str, value: &Value) -> String {
     let last = path.rsplit('.').next().unwrap_or(path);

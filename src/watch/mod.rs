@@ -1,4 +1,4 @@
-//! `stackctl watch`: a GitOps controller. Sources (git branches, folders) give revisions; each
+//! `stackctl watch`: a `GitOps` controller. Sources (git branches, folders) give revisions; each
 //! stack is reconciled (load, plan, apply, record) when its inputs change or the cluster drifts.
 
 pub mod config;
