@@ -17,7 +17,7 @@ pub mod substitute;
 pub mod suggest;
 pub mod yaml;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 pub use diagnostic::{Diagnostic, Diagnostics, Severity};
@@ -57,6 +57,10 @@ pub struct Loaded {
     pub stack: Stack,
     pub sources: Sources,
     pub warnings: Diagnostics,
+    /// Every path the load read or looked for (stack files, includes, `.env`, `env_file:`),
+    /// absolute: a change to any of them may change the stack. Configs' and secrets' `file:`
+    /// are in the stack itself.
+    pub reads: BTreeSet<PathBuf>,
 }
 
 /// A failed load: every finding (errors and warnings), and the files to quote them from.
@@ -64,6 +68,7 @@ pub struct Loaded {
 pub struct LoadFailure {
     pub diagnostics: Diagnostics,
     pub sources: Sources,
+    pub reads: BTreeSet<PathBuf>,
 }
 
 /// Load, interpolate, validate and merge the stack files.
@@ -72,10 +77,14 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadFailure> {
         sources: Sources::default(),
         diags: Diagnostics::default(),
         raw: Vec::new(),
+        reads: BTreeSet::new(),
     };
     let stack = loader.run(options);
     let Loader {
-        sources, mut diags, ..
+        sources,
+        mut diags,
+        reads,
+        ..
     } = loader;
     diags.sort();
     match stack {
@@ -83,10 +92,12 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadFailure> {
             stack,
             sources,
             warnings: diags,
+            reads,
         }),
         _ => Err(LoadFailure {
             diagnostics: diags,
             sources,
+            reads,
         }),
     }
 }
@@ -96,6 +107,7 @@ struct Loader {
     diags: Diagnostics,
     /// Each file's tree before interpolation, for the ignored-keys warning.
     raw: Vec<Node>,
+    reads: BTreeSet<PathBuf>,
 }
 
 impl Loader {
@@ -155,6 +167,7 @@ impl Loader {
             .env_file
             .clone()
             .unwrap_or_else(|| working_dir.join(".env"));
+        self.reads.insert(std::path::absolute(&path).unwrap_or_else(|_| path.clone()));
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let env = &options.environment;
@@ -187,6 +200,8 @@ impl Loader {
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Option<Stack> {
         let (path, name, working_dir) = (&file.path, file.name.clone(), &file.working_dir);
+        self.reads
+            .insert(std::path::absolute(path).unwrap_or_else(|_| path.clone()));
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(err) => {
@@ -230,6 +245,8 @@ impl Loader {
         };
         let mut stack = decode::decode_file(&mut decoder, &root, working_dir)?;
         for service in stack.services.values_mut() {
+            let env_files = service.env_file.iter();
+            self.reads.extend(env_files.map(|f| decode::top_level_absolute(working_dir, &f.value)));
             environment::resolve_environment(service, working_dir, lookup, &mut self.diags);
             environment::resolve_bind_paths(service, working_dir, lookup);
         }
