@@ -12,7 +12,9 @@ use bollard::models::{
     ServiceSpec, Task,
 };
 
-use super::{Created, Engine, EngineError, Probe, ResolvedImage};
+use futures::Stream;
+
+use super::{Created, Engine, EngineError, EngineEvent, Probe, ResolvedImage};
 
 /// One [`Engine`] method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -48,6 +50,7 @@ pub enum Call {
     UpdateSecret,
     RemoveSecret,
     RemoveVolume,
+    Events,
 }
 
 impl Call {
@@ -368,6 +371,14 @@ impl<E: Engine> Engine for Counting<E> {
     fn remove_volume(&self, name: &str) -> impl Future<Output = Answer<()>> + Send {
         self.record(Call::RemoveVolume);
         self.inner.remove_volume(name)
+    }
+
+    fn events(
+        &self,
+        since_nanos: Option<i64>,
+    ) -> impl Stream<Item = Answer<EngineEvent>> + Send + '_ {
+        self.record(Call::Events);
+        self.inner.events(since_nanos)
     }
 }
 

@@ -9,16 +9,16 @@ use bollard::models::{
     ServiceSpec, Task,
 };
 use bollard::query_parameters::{
-    InspectServiceOptions, ListConfigsOptions, ListNetworksOptions, ListNodesOptions,
-    ListSecretsOptions, ListServicesOptions, ListTasksOptions, UpdateConfigOptions,
-    UpdateSecretOptions, UpdateServiceOptions,
+    EventsOptions, InspectServiceOptions, ListConfigsOptions, ListNetworksOptions,
+    ListNodesOptions, ListSecretsOptions, ListServicesOptions, ListTasksOptions,
+    UpdateConfigOptions, UpdateSecretOptions, UpdateServiceOptions,
 };
 use serde_json::{Value, json};
 
 use super::error::Context;
 use super::raw;
 use super::transport::{self, TIMEOUT_SECONDS};
-use super::{Created, Endpoint, Engine, EngineError, Probe, ResolvedImage};
+use super::{Created, Endpoint, Engine, EngineError, EngineEvent, Probe, ResolvedImage};
 use crate::model::NAMESPACE_LABEL;
 
 /// A connected daemon. Cheap to clone: clones share one bollard client.
@@ -381,6 +381,23 @@ impl Engine for DockerEngine {
             .await;
         removed.map_err(self.fail(&format!("volume {name}")))
     }
+
+    fn events(
+        &self,
+        since_nanos: Option<i64>,
+    ) -> impl futures::Stream<Item = Result<EngineEvent, EngineError>> + Send + '_ {
+        use futures::StreamExt as _;
+        let kinds = ["service", "network", "config", "secret"].map(String::from);
+        let options = EventsOptions {
+            // The API takes seconds with a fractional part.
+            since: since_nanos.map(|n| format!("{}.{:09}", n / 1_000_000_000, n % 1_000_000_000)),
+            until: None,
+            filters: Some(HashMap::from([("type".to_owned(), kinds.to_vec())])),
+        };
+        self.docker
+            .events(Some(options))
+            .map(|event| event.map(engine_event).map_err(self.fail("events")))
+    }
 }
 
 impl DockerEngine {
@@ -406,5 +423,22 @@ impl DockerEngine {
         };
         let secrets = self.docker.list_secrets(Some(options)).await;
         secrets.map_err(self.fail("secrets"))
+    }
+}
+
+fn engine_event(message: bollard::models::EventMessage) -> EngineEvent {
+    let actor = message.actor.unwrap_or_default();
+    let name = actor
+        .attributes
+        .as_ref()
+        .and_then(|a| a.get("name"))
+        .cloned()
+        .unwrap_or_default();
+    EngineEvent {
+        kind: message.typ.map(|t| t.to_string()).unwrap_or_default(),
+        action: message.action.unwrap_or_default(),
+        id: actor.id.unwrap_or_default(),
+        name,
+        time_nanos: message.time_nano.unwrap_or_default(),
     }
 }

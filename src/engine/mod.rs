@@ -20,6 +20,8 @@ mod version_pin;
 
 use std::future::Future;
 
+use futures::Stream;
+
 use bollard::auth::DockerCredentials;
 use bollard::models::{
     Config, ConfigSpec, Network, NetworkCreateRequest, Node, Secret, SecretSpec, Service,
@@ -39,6 +41,21 @@ pub struct ResolvedImage {
     pub digest: String,
     /// `(architecture, os)` pairs.
     pub platforms: Vec<(String, String)>,
+}
+
+/// A change the daemon reports on its event stream (`GET /events`), for the objects a stack is
+/// made of: services, networks, configs and secrets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EngineEvent {
+    /// `service`, `network`, `config` or `secret`.
+    pub kind: String,
+    /// `create`, `update`, `remove`, ...
+    pub action: String,
+    pub id: String,
+    /// The object's name, when the daemon gives it.
+    pub name: String,
+    /// When it happened, in nanoseconds since the Unix epoch (to resume a stream without gaps).
+    pub time_nanos: i64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -222,4 +239,11 @@ pub trait Engine: Send + Sync {
 
     /// Remove a volume of this node by name (refused while a container uses it).
     fn remove_volume(&self, name: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
+
+    /// The swarm's service, network, config and secret events from `since_nanos` (or now) on,
+    /// as one long-lived stream; it ends when the connection does (resume from the last event).
+    fn events(
+        &self,
+        since_nanos: Option<i64>,
+    ) -> impl Stream<Item = Result<EngineEvent, EngineError>> + Send + '_;
 }

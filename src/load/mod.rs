@@ -167,7 +167,8 @@ impl Loader {
             .env_file
             .clone()
             .unwrap_or_else(|| working_dir.join(".env"));
-        self.reads.insert(std::path::absolute(&path).unwrap_or_else(|_| path.clone()));
+        self.reads
+            .insert(std::path::absolute(&path).unwrap_or_else(|_| path.clone()));
         match std::fs::read_to_string(&path) {
             Ok(text) => {
                 let env = &options.environment;
@@ -246,7 +247,8 @@ impl Loader {
         let mut stack = decode::decode_file(&mut decoder, &root, working_dir)?;
         for service in stack.services.values_mut() {
             let env_files = service.env_file.iter();
-            self.reads.extend(env_files.map(|f| decode::top_level_absolute(working_dir, &f.value)));
+            self.reads
+                .extend(env_files.map(|f| decode::top_level_absolute(working_dir, &f.value)));
             environment::resolve_environment(service, working_dir, lookup, &mut self.diags);
             environment::resolve_bind_paths(service, working_dir, lookup);
         }
