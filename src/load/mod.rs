@@ -38,6 +38,18 @@ pub struct LoadOptions {
     pub profiles: Vec<String>,
     /// The process environment; it wins over the `.env` file.
     pub environment: HashMap<String, String>,
+    /// Relative `files` and `env_file` are inside this directory rather than the current one;
+    /// diagnostics still name them as given (the watcher's files inside a source).
+    pub base_dir: Option<PathBuf>,
+}
+
+impl LoadOptions {
+    fn resolve(&self, path: &Path) -> PathBuf {
+        match &self.base_dir {
+            Some(base) => base.join(path),
+            None => path.to_path_buf(),
+        }
+    }
 }
 
 impl LoadOptions {
@@ -119,14 +131,15 @@ impl Loader {
             );
             return None;
         };
-        let working_dir = absolute_dir(first);
+        let working_dir = absolute_dir(&options.resolve(first));
         let variables = self.variables(options, &working_dir);
         let lookup = |name: &str| variables.get(name).cloned();
         let mut merged: Option<Stack> = None;
         let mut files: Vec<FileToLoad> = Vec::new();
         for file in &options.files {
             let name = file.display().to_string();
-            expand_includes(file, &name, None, &working_dir, &mut files, 0);
+            let path = options.resolve(file);
+            expand_includes(&path, &name, None, &working_dir, &mut files, 0);
         }
         let mut version: Option<(String, String)> = None;
         for file in files {
@@ -165,8 +178,8 @@ impl Loader {
         let mut variables = HashMap::new();
         let path = options
             .env_file
-            .clone()
-            .unwrap_or_else(|| working_dir.join(".env"));
+            .as_deref()
+            .map_or_else(|| working_dir.join(".env"), |f| options.resolve(f));
         self.reads
             .insert(std::path::absolute(&path).unwrap_or_else(|_| path.clone()));
         match std::fs::read_to_string(&path) {

@@ -1,5 +1,7 @@
 //! `stackctl watch`: a `GitOps` controller. Sources (git branches, folders) give revisions; each
 //! stack is reconciled (load, plan, apply, record) when its inputs change or the cluster drifts.
 
+pub mod backoff;
 pub mod config;
+pub mod inputs;
 pub mod source;
