@@ -21,7 +21,7 @@ pub struct StackFiles<'a> {
     pub profiles: &'a [String],
 }
 
-/// A finding kept for `/status`: where (file:line:col inside the source) and what.
+/// A finding kept for `/status`: where (file, line and column inside the source) and what.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Finding {
     pub severity: String,

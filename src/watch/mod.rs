@@ -2,6 +2,8 @@
 //! stack is reconciled (load, plan, apply, record) when its inputs change or the cluster drifts.
 
 pub mod backoff;
+pub mod clock;
 pub mod config;
 pub mod inputs;
+pub mod log;
 pub mod source;
