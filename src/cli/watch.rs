@@ -98,7 +98,7 @@ pub struct WatchArgs {
     /// SSH: a file holding the key's passphrase.
     #[arg(long, value_name = "FILE", requires = "ssh_key_file")]
     pub ssh_key_passphrase_file: Option<PathBuf>,
-    /// SSH: the known_hosts file the server's key must be in (default ~/.ssh/known_hosts).
+    /// SSH: the `known_hosts` file the server's key must be in (default `~/.ssh/known_hosts`).
     #[arg(long, value_name = "FILE", requires = "repo")]
     pub known_hosts_file: Option<PathBuf>,
 

@@ -1,5 +1,4 @@
-//! What one entry cannot judge alone: stacks name defined sources and stacks, `depends_on` has
-//! no cycle, and every source is used.
+//! Checks across entries: defined sources and stacks, no `depends_on` cycle, no unused source.
 
 use super::parse::Parser;
 use super::stacks::ParsedStack;

@@ -1,5 +1,4 @@
-//! Every mapping of `watch.yml` and the keys accepted there: one table for the parser, and for
-//! the test that the JSON Schema describes exactly these keys.
+//! The keys `watch.yml` accepts, mapping by mapping: one table for the parser and the schema test.
 
 /// The keys allowed in the mappings at `at` (a path pattern: `*` for any source or stack name).
 #[derive(Debug)]

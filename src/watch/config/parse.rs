@@ -1,5 +1,4 @@
-//! `watch.yml` node tree -> [`WatchConfig`]: every key checked, every problem reported with its
-//! place, using the stack loader's decoder for values so messages read the same.
+//! `watch.yml` node tree -> [`WatchConfig`], with the stack loader's decoder so messages match.
 
 use std::path::{Path, PathBuf};
 
@@ -267,6 +266,7 @@ impl Parser<'_> {
             self.rule(node, path, Err::<(), _>(Problem::new("the path is empty")));
             return None;
         }
-        Some(self.base_dir.join(text))
+        // `components` drops the `.` of `./local`.
+        Some(self.base_dir.join(text).components().collect())
     }
 }

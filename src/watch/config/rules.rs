@@ -94,16 +94,21 @@ pub(crate) fn credential(key: &str, transport: Transport) -> Result<(), Problem>
     if fits {
         return Ok(());
     }
-    Err(match transport {
-        Transport::File => Problem::new(format!("`{key}` is set, but a file:// remote needs no credentials"))
-            .help("remove it, or use the https:// or ssh:// URL of the repository"),
-        Transport::Ssh => Problem::new(format!("`{key}` authenticates over HTTPS, but this is an SSH URL"))
-            .help("over SSH use `ssh_key_file` (or the ssh agent); or use the https:// URL with the token"),
-        Transport::Http | Transport::Https => {
-            Problem::new(format!("`{key}` is for SSH URLs, but this is an HTTP(S) URL"))
-                .help("over HTTPS use `token_file` or `token_env`; or use the ssh:// URL with the key")
-        }
-    })
+    let (message, help) = match transport {
+        Transport::File => (
+            "is set, but a file:// remote needs no credentials",
+            "remove it, or use the https:// or ssh:// URL of the repository",
+        ),
+        Transport::Ssh => (
+            "authenticates over HTTPS, but this is an SSH URL",
+            "over SSH use `ssh_key_file` (or the ssh agent); or the https:// URL with the token",
+        ),
+        Transport::Http | Transport::Https => (
+            "is for SSH URLs, but this is an HTTP(S) URL",
+            "over HTTPS use `token_file` or `token_env`; or the ssh:// URL with the key",
+        ),
+    };
+    Err(Problem::new(format!("`{key}` {message}")).help(help))
 }
 
 /// A commit id as git abbreviates it: 4 to 40 hexadecimal digits.
@@ -118,6 +123,7 @@ pub(crate) fn commit(id: &str) -> Result<(), Problem> {
 }
 
 /// A branch or tag name, short form (`main`, not `refs/heads/main`), by git's ref-name rules.
+#[allow(clippy::case_sensitive_file_extension_comparisons)] // git's `.lock` rule is case-sensitive
 pub(crate) fn ref_name(kind: &str, name: &str) -> Result<(), Problem> {
     if let Some(short) = name.strip_prefix("refs/") {
         let short = short.split_once('/').map_or(short, |(_, s)| s);

@@ -178,6 +178,7 @@ fn display_all<S: Serializer>(names: &[StackName], s: S) -> Result<S::Ok, S::Err
     s.collect_seq(names.iter().map(StackName::as_str))
 }
 
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `serialize_with` passes a reference
 fn on_failure<S: Serializer>(value: &OnFailure, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(match value {
         OnFailure::Stop => "stop",
