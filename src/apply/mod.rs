@@ -107,13 +107,15 @@ pub enum ApplyEvent {
         outcome: ServiceOutcome,
     },
     Warning(String),
+    /// The stack's lock is held (by the deploy that emits this); writes may start.
+    Locked,
 }
 
 /// Receives [`ApplyEvent`]s; must not block.
 pub struct Events<'a>(pub &'a (dyn Fn(&ApplyEvent) + Send + Sync));
 
 impl Events<'_> {
-    fn emit(&self, event: &ApplyEvent) {
+    pub fn emit(&self, event: &ApplyEvent) {
         (self.0)(event);
     }
 }

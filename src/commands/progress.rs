@@ -104,7 +104,7 @@ fn log_line(event: &ApplyEvent) -> Option<String> {
             format!("{} service {name}", verb(*action))
         }
         ApplyEvent::Progress { name, message } => format!("{name}: {message}"),
-        ApplyEvent::ServiceDone { .. } => return None,
+        ApplyEvent::ServiceDone { .. } | ApplyEvent::Locked => return None,
         ApplyEvent::Warning(message) => format!("warning: {message}"),
     })
 }
@@ -116,6 +116,7 @@ impl Live {
         };
         match event {
             // Objects and warnings print above the live lines, as log lines.
+            ApplyEvent::Locked => {}
             ApplyEvent::Object { .. } | ApplyEvent::Warning(_) => {
                 if let Some(line) = log_line(event) {
                     let _ = self.multi.println(line);

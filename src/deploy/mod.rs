@@ -192,6 +192,7 @@ impl<E: Engine> Deploy<'_, E> {
     ) -> Result<Deployed, DeployError> {
         let engine = self.engine;
         let lock = lock(engine, self.stack, self.options).await?;
+        events.emit(&crate::apply::ApplyEvent::Locked);
         let work = self.run_locked(shown, events, on_moved);
         let (result, lost) = lock.hold(engine, work).await;
         let released = lock.release(engine).await;

@@ -5,15 +5,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use super::clock;
-
-/// How log lines are written (to stderr).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    #[default]
-    Human,
-    Json,
-}
+pub use super::config::LogFormat;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]

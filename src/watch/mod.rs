@@ -6,4 +6,7 @@ pub mod clock;
 pub mod config;
 pub mod inputs;
 pub mod log;
+pub mod memory;
 pub mod source;
+pub mod status;
+pub mod trigger;
