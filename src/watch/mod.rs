@@ -7,6 +7,7 @@ pub mod config;
 pub mod inputs;
 pub mod log;
 pub mod memory;
+pub mod reconcile;
 pub mod source;
 pub mod status;
 pub mod trigger;

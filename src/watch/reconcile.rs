@@ -1,0 +1,564 @@
+//! One reconcile of one stack: read its files at the source's revision, plan, and (in apply
+//! mode) deploy what changed, or report drift; the result says when to look again.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::backoff::Backoff;
+use super::clock;
+use super::config::{StackConfig, StackMode};
+use super::inputs::{self, Finding, Inputs, StackFiles};
+use super::log::{Level, Log};
+use super::memory::{Failure, Memory};
+use super::status::{Drift, Outcome, SharedBoard};
+use super::trigger::Reason;
+use crate::apply::{ApplyEvent, ApplyOptions, Events, Stop};
+use crate::convert::Desired;
+use crate::deploy::{Deploy, DeployError, DeployOptions, OnMoved, Origin};
+use crate::engine::Engine;
+use crate::plan::PlanOptions;
+use crate::plan::render::change_lines;
+
+/// What the controller does next with the stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing until a trigger arrives.
+    Await,
+    /// Reconcile again after this long (a retry, or files still being written).
+    RequeueAfter(Duration),
+}
+
+/// What every reconcile shares.
+pub struct Context<E> {
+    pub engine: Arc<E>,
+    pub board: SharedBoard,
+    pub log: Log,
+    pub stop: Stop,
+    pub heal_limit: u32,
+    pub heal_window: Duration,
+}
+
+/// One reconcile's inputs: the stack, where its source is checked out, and why.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub config: StackConfig,
+    /// The source's files at `revision`.
+    pub root: PathBuf,
+    pub revision: String,
+    /// The source, as the history names it.
+    pub origin: String,
+    pub reason: Reason,
+}
+
+/// Reconcile one stack; `memory` comes back updated.
+pub async fn reconcile<E: Engine + 'static>(
+    ctx: &Context<E>,
+    job: &Job,
+    mut memory: Memory,
+) -> (Memory, Action) {
+    let stack = job.config.name.to_string();
+    ctx.board.stack(&stack, |s| {
+        s.state = "reading files".into();
+        s.desired_revision = Some(job.revision.clone());
+    });
+    let inputs = read_inputs(job).await;
+    let (desired, digest) = match inputs {
+        Inputs::Unsettled => {
+            ctx.log.info(
+                &stack,
+                "files are still being written; reading them again in 1s",
+            );
+            return (memory, Action::RequeueAfter(Duration::from_secs(1)));
+        }
+        Inputs::Invalid {
+            digest,
+            findings,
+            reads,
+        } => {
+            memory.reads = reads;
+            let unchanged = memory.last_inputs.as_deref() == Some(digest.as_str());
+            memory.last_inputs = Some(digest);
+            memory.reconciled_revision = Some(job.revision.clone());
+            if !(unchanged && job.reason.is_inputs_only()) {
+                report_invalid(ctx, job, findings);
+            }
+            idle(ctx, &stack);
+            return (memory, Action::Await);
+        }
+        Inputs::Valid {
+            desired,
+            digest,
+            warnings,
+            reads,
+        } => {
+            memory.reads = reads;
+            for warning in warnings {
+                ctx.log.warn(&stack, &warning.to_string());
+            }
+            (desired, digest)
+        }
+    };
+    if job.reason.is_inputs_only() && memory.last_inputs.as_deref() == Some(digest.as_str()) {
+        // A revision that does not touch this stack's files: no cluster call at all.
+        memory.reconciled_revision = Some(job.revision.clone());
+        idle(ctx, &stack);
+        return (memory, Action::Await);
+    }
+    memory.last_inputs = Some(digest.clone());
+    let action = Reconcile {
+        ctx,
+        job,
+        memory: &mut memory,
+        desired: &desired,
+        digest: &digest,
+    }
+    .run()
+    .await;
+    idle(ctx, &stack);
+    (memory, action)
+}
+
+async fn read_inputs(job: &Job) -> Inputs {
+    let config = job.config.clone();
+    let root = job.root.clone();
+    let read = tokio::task::spawn_blocking(move || {
+        let files = StackFiles {
+            root: &root,
+            files: &config.files,
+            env_file: config.env_file.as_deref(),
+            profiles: &config.profiles,
+        };
+        inputs::read(&config.name, &files)
+    });
+    read.await.unwrap_or(Inputs::Unsettled)
+}
+
+fn idle<E>(ctx: &Context<E>, stack: &str) {
+    ctx.board.stack(stack, |s| "idle".clone_into(&mut s.state));
+}
+
+fn report_invalid<E>(ctx: &Context<E>, job: &Job, findings: Vec<Finding>) {
+    let stack = job.config.name.to_string();
+    let lines: Vec<Value> = findings
+        .iter()
+        .filter(|f| f.severity == "error")
+        .map(|f| json!(f.to_string()))
+        .collect();
+    let message = format!(
+        "revision {} does not load; nothing was changed, the deployed state stays",
+        short(&job.revision)
+    );
+    ctx.log.line(
+        Level::Error,
+        &stack,
+        &message,
+        &[("findings", Value::Array(lines))],
+    );
+    ctx.board.stack(&stack, |s| {
+        s.last_result = Some(outcome(job, "invalid", message, Vec::new(), findings));
+    });
+}
+
+fn outcome(
+    job: &Job,
+    result: &'static str,
+    message: String,
+    changes: Vec<String>,
+    findings: Vec<Finding>,
+) -> Outcome {
+    Outcome {
+        at: clock::now(),
+        trigger: job.reason.describe(),
+        revision: Some(job.revision.clone()),
+        result,
+        message,
+        changes,
+        findings,
+    }
+}
+
+/// A commit id shortened as git shows it; other revisions as they are.
+#[must_use]
+pub fn short(revision: &str) -> &str {
+    if revision.len() == 40 && revision.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &revision[..12]
+    } else {
+        revision
+    }
+}
+
+/// The part of a reconcile that talks to the cluster.
+struct Reconcile<'a, E> {
+    ctx: &'a Context<E>,
+    job: &'a Job,
+    memory: &'a mut Memory,
+    desired: &'a Desired,
+    digest: &'a str,
+}
+
+impl<E: Engine + 'static> Reconcile<'_, E> {
+    fn stack(&self) -> String {
+        self.job.config.name.to_string()
+    }
+
+    fn options(&self) -> DeployOptions {
+        let config = &self.job.config;
+        DeployOptions {
+            plan: PlanOptions {
+                prune: config.prune,
+            },
+            apply: ApplyOptions {
+                on_failure: config.on_failure,
+                stop: self.ctx.stop.clone(),
+                ..ApplyOptions::default()
+            },
+            lock_wait: None,
+            max_removals: config.max_removals,
+            ..DeployOptions::default()
+        }
+    }
+
+    async fn run(mut self) -> Action {
+        let stack = self.stack();
+        if let Some(wait) = self.retry_pending() {
+            return wait;
+        }
+        self.ctx
+            .board
+            .stack(&stack, |s| "planning".clone_into(&mut s.state));
+        let options = self.options();
+        let origin = self.origin();
+        let deploy = Deploy {
+            engine: self.ctx.engine.as_ref(),
+            stack: &self.job.config.name,
+            desired: self.desired,
+            options: &options,
+            origin: &origin,
+        };
+        let planned = match deploy.plan().await {
+            Ok(planned) => planned,
+            Err(err) => return self.failed_without_writes(&err),
+        };
+        for warning in &planned.warnings {
+            self.ctx.log.warn(&stack, warning);
+        }
+        let plan = planned.plan;
+        if !plan.has_changes() {
+            self.in_sync();
+            return Action::Await;
+        }
+        let changes = change_lines(&plan);
+        let drift = self.memory.deployed_inputs.as_deref() == Some(self.digest);
+        if drift {
+            if !self.should_heal(&changes) {
+                return Action::Await;
+            }
+        } else if self.job.config.mode == StackMode::Plan {
+            self.planned_only(changes);
+            return Action::Await;
+        }
+        self.deploy(&deploy, &plan, changes, drift).await
+    }
+
+    /// A failed revision waits for its backoff, or for good once its retries are used up.
+    fn retry_pending(&mut self) -> Option<Action> {
+        let failure = self.memory.failure.as_ref()?;
+        if failure.inputs != self.digest {
+            self.memory.failure = None;
+            return None;
+        }
+        let stack = self.stack();
+        match failure.retry_at {
+            None => {
+                let note = format!(
+                    "not applying revision {} again: its retries are used up; push a fix or change the stack's settings",
+                    short(&self.job.revision)
+                );
+                if !self.job.reason.is_inputs_only() && self.job.reason.drift.is_none() {
+                    self.ctx.log.warn(&stack, &note);
+                }
+                self.ctx.board.stack(&stack, |s| s.given_up = Some(note));
+                Some(Action::Await)
+            }
+            Some(at) if at > tokio::time::Instant::now() => {
+                Some(Action::RequeueAfter(at - tokio::time::Instant::now()))
+            }
+            Some(_) => None,
+        }
+    }
+
+    fn origin(&self) -> Origin {
+        let files: Vec<String> = self
+            .job
+            .config
+            .files
+            .iter()
+            .map(|f| f.display().to_string())
+            .collect();
+        Origin {
+            source: format!("watch: {} {}", self.job.origin, files.join(" + ")),
+            revision: Some(self.job.revision.clone()),
+            inputs: Some(self.digest.to_owned()),
+        }
+    }
+
+    fn in_sync(&mut self) {
+        let stack = self.stack();
+        let revision = self.job.revision.clone();
+        let first_sight = self.memory.deployed_inputs.as_deref() != Some(self.digest);
+        self.memory.deployed_inputs = Some(self.digest.to_owned());
+        self.memory.deployed_revision = Some(revision.clone());
+        self.memory.reconciled_revision = Some(revision.clone());
+        self.memory.failure = None;
+        self.memory.in_sync = true;
+        let message = format!("in sync with revision {}", short(&revision));
+        if first_sight || !self.job.reason.is_inputs_only() {
+            let why = self.job.reason.describe();
+            self.ctx
+                .log
+                .info(&stack, &format!("{message} (checked: {why})"));
+        }
+        let result = outcome(self.job, "in sync", message, Vec::new(), Vec::new());
+        let digest = self.digest.to_owned();
+        self.ctx.board.stack(&stack, |s| {
+            s.deployed_revision = Some(revision);
+            s.deployed_inputs = Some(digest);
+            s.last_result = Some(result);
+            s.drift = None;
+            s.attempts = 0;
+            s.next_retry = None;
+            s.given_up = None;
+        });
+    }
+
+    fn planned_only(&mut self, changes: Vec<String>) {
+        let stack = self.stack();
+        self.memory.reconciled_revision = Some(self.job.revision.clone());
+        self.memory.in_sync = false;
+        let message = format!(
+            "revision {} would change the stack (mode: plan, nothing written)",
+            short(&self.job.revision)
+        );
+        let lines = changes.iter().map(|c| json!(c)).collect();
+        self.ctx.log.line(
+            Level::Info,
+            &stack,
+            &message,
+            &[("changes", Value::Array(lines))],
+        );
+        let result = outcome(self.job, "planned", message, changes, Vec::new());
+        self.ctx
+            .board
+            .stack(&stack, |s| s.last_result = Some(result));
+    }
+
+    /// Report drift; say whether to heal it (self_heal on, apply mode, under the limit).
+    fn should_heal(&mut self, changes: &[String]) -> bool {
+        let stack = self.stack();
+        let config = &self.job.config;
+        let window = self.ctx.heal_window;
+        let heals = self.memory.heals_within(window);
+        let (heal, action) = if !config.self_heal || config.mode == StackMode::Plan {
+            (false, "reported (self_heal is off)".to_owned())
+        } else if heals >= self.ctx.heal_limit as usize {
+            let action = format!(
+                "healing stopped: {heals} heals within {}s (another controller or person keeps changing it?)",
+                window.as_secs()
+            );
+            (false, action)
+        } else {
+            (true, "healing".to_owned())
+        };
+        let message = format!("drift: changed outside stackctl; {action}");
+        let lines = changes.iter().map(|c| json!(c)).collect();
+        let level = if heal { Level::Info } else { Level::Warn };
+        self.ctx
+            .log
+            .line(level, &stack, &message, &[("changes", Value::Array(lines))]);
+        let drift = Drift {
+            at: clock::now(),
+            changes: changes.to_vec(),
+            action,
+        };
+        self.memory.in_sync = false;
+        self.ctx.board.stack(&stack, |s| {
+            s.drift = Some(drift);
+            s.heals = heals as u32;
+        });
+        heal
+    }
+
+    fn failed_without_writes(&mut self, err: &DeployError) -> Action {
+        let stack = self.stack();
+        let message = err.to_string();
+        let result = match err {
+            DeployError::TooManyRemovals { .. } | DeployError::Plan(_) => "refused",
+            DeployError::Stopped => "interrupted",
+            _ => "error",
+        };
+        self.ctx.log.error(&stack, &message);
+        let outcome = outcome(self.job, result, message, Vec::new(), Vec::new());
+        self.ctx
+            .board
+            .stack(&stack, |s| s.last_result = Some(outcome));
+        self.memory.in_sync = false;
+        match err {
+            // The daemon may answer again soon; a refusal waits for new files.
+            DeployError::Engine(_) | DeployError::Lock(_) => {
+                Action::RequeueAfter(Duration::from_secs(10))
+            }
+            _ => Action::Await,
+        }
+    }
+
+    async fn deploy(
+        &mut self,
+        deploy: &Deploy<'_, E>,
+        plan: &crate::plan::Plan,
+        changes: Vec<String>,
+        healing: bool,
+    ) -> Action {
+        let stack = self.stack();
+        let verb = if healing { "healing" } else { "applying" };
+        let message = format!(
+            "{verb} revision {} ({})",
+            short(&self.job.revision),
+            self.job.reason.describe()
+        );
+        let lines = changes.iter().map(|c| json!(c)).collect();
+        self.ctx.log.line(
+            Level::Info,
+            &stack,
+            &message,
+            &[("changes", Value::Array(lines))],
+        );
+        self.ctx.board.stack(&stack, |s| {
+            "applying (waiting for the stack's lock)".clone_into(&mut s.state);
+            s.lock = "waiting";
+        });
+        let started = Instant::now();
+        let (log, board) = (self.ctx.log, self.ctx.board.clone());
+        let sink = move |event: &ApplyEvent| log_event(&log, &board, &stack, event);
+        let mut proceed = |_: &crate::plan::Plan| OnMoved::Proceed;
+        let result = deploy.run(plan, &Events(&sink), &mut proceed).await;
+        self.ctx.board.stack(&self.stack(), |s| s.lock = "free");
+        match result {
+            Ok(deployed) => self.deployed(&deployed, started.elapsed(), healing),
+            Err(err) => self.failed_without_writes(&err),
+        }
+    }
+
+    fn deployed(
+        &mut self,
+        deployed: &crate::deploy::Deployed,
+        took: Duration,
+        healing: bool,
+    ) -> Action {
+        let stack = self.stack();
+        for warning in &deployed.warnings {
+            self.ctx.log.warn(&stack, warning);
+        }
+        if !deployed.plan.has_changes() {
+            self.in_sync();
+            return Action::Await;
+        }
+        if deployed.was_stopped() {
+            let message = "stopped while applying; Swarm carries on, the next run picks it up";
+            self.ctx.log.warn(&stack, message);
+            let result = outcome(self.job, "interrupted", message.into(), vec![], vec![]);
+            self.ctx
+                .board
+                .stack(&stack, |s| s.last_result = Some(result));
+            return Action::Await;
+        }
+        let changes = change_lines(&deployed.plan);
+        if deployed.is_success() {
+            if healing {
+                self.memory.heals.push_back(tokio::time::Instant::now());
+            }
+            let message = format!(
+                "applied revision {} in {:.1}s",
+                short(&self.job.revision),
+                took.as_secs_f64()
+            );
+            self.ctx.log.info(&stack, &message);
+            self.in_sync();
+            let result = outcome(self.job, "applied", message, changes, vec![]);
+            self.ctx
+                .board
+                .stack(&stack, |s| s.last_result = Some(result));
+            return Action::Await;
+        }
+        let why = deployed
+            .entry
+            .as_ref()
+            .map_or_else(|| "failed".to_owned(), |e| e.outcome.clone());
+        self.apply_failed(why, changes)
+    }
+
+    fn apply_failed(&mut self, why: String, changes: Vec<String>) -> Action {
+        let stack = self.stack();
+        self.memory.in_sync = false;
+        self.memory.reconciled_revision = Some(self.job.revision.clone());
+        let failure = self.memory.failure.get_or_insert_with(|| Failure {
+            inputs: self.digest.to_owned(),
+            backoff: Backoff::apply(),
+            retry_at: None,
+        });
+        let delay = failure.backoff.next();
+        failure.retry_at = delay.map(|d| tokio::time::Instant::now() + d);
+        let attempts = failure.backoff.attempts();
+        let next = match delay {
+            Some(d) => format!("retry {} in {}s", attempts + 1, d.as_secs()),
+            None => "retries used up: not applied again until the files or settings change".into(),
+        };
+        let message = format!(
+            "apply of revision {} FAILED ({why}); {next}",
+            short(&self.job.revision)
+        );
+        self.ctx.log.error(&stack, &message);
+        let result = outcome(self.job, "failed", message.clone(), changes, vec![]);
+        self.ctx.board.stack(&stack, |s| {
+            s.last_result = Some(result);
+            s.attempts = attempts;
+            s.next_retry = delay.map(clock::in_);
+            s.given_up = delay.is_none().then_some(message);
+        });
+        delay.map_or(Action::Await, Action::RequeueAfter)
+    }
+}
+
+/// Writes and outcomes as decision-log lines (rollout progress stays in `/status` only).
+fn log_event(log: &Log, board: &SharedBoard, stack: &str, event: &ApplyEvent) {
+    match event {
+        ApplyEvent::Locked => board.stack(stack, |s| {
+            s.lock = "held";
+            "applying".clone_into(&mut s.state);
+        }),
+        ApplyEvent::Object { kind, name, action } => {
+            log.info(
+                stack,
+                &format!("{action:?} {} {name}", kind.word()).to_lowercase(),
+            );
+        }
+        ApplyEvent::ServiceWritten { name, action } => {
+            log.info(stack, &format!("{action:?} service {name}").to_lowercase());
+        }
+        ApplyEvent::Progress { name, message } => {
+            board.stack(stack, |s| s.state = format!("applying: {name}: {message}"));
+        }
+        ApplyEvent::ServiceDone { name, outcome } => {
+            let text = crate::deploy::describe(name, outcome);
+            let level = if outcome.is_success() {
+                Level::Info
+            } else {
+                Level::Error
+            };
+            log.line(level, stack, &format!("{name}: {text}"), &[]);
+        }
+        ApplyEvent::Warning(message) => log.warn(stack, message),
+    }
+}
