@@ -229,3 +229,6 @@ fn open_cache(dir: &Path) -> Result<Repository, GitError> {
     };
     repo.map_err(|e| cache_error(e.message().to_string()))
 }
+
+#[cfg(test)]
+mod tests;
