@@ -168,7 +168,7 @@ impl<'a> Auth<'a> {
         };
         match verdict {
             Verdict::Trusted => Ok(CertificateCheckStatus::CertificateOk),
-            other => Err(found.refusal(self.url, other)),
+            other => Err(found.refusal(self.url, &other)),
         }
     }
 
@@ -222,13 +222,13 @@ struct HostKey<'a> {
 }
 
 impl HostKey<'_> {
-    fn refusal(self, url: &str, verdict: Verdict) -> GitError {
+    fn refusal(self, url: &str, verdict: &Verdict) -> GitError {
         let url = url.to_string();
         let host = known_hosts::host_name(self.host, self.port);
         let key_type = self.key_type.to_string();
         let fingerprint = known_hosts::fingerprint(self.key);
         let known_hosts = self.known_hosts;
-        match verdict {
+        match *verdict {
             Verdict::Revoked { line } => GitError::HostKeyRevoked {
                 url,
                 host,
@@ -246,7 +246,7 @@ impl HostKey<'_> {
                 line,
             },
             Verdict::Trusted | Verdict::Unknown { .. } => {
-                let advice = unknown_host_advice(self.host, self.port, &known_hosts, &verdict);
+                let advice = unknown_host_advice(self.host, self.port, &known_hosts, verdict);
                 GitError::HostKeyUnknown {
                     url,
                     host,

@@ -83,7 +83,7 @@ pub enum GitError {
         code(stackctl::git::host_key_changed),
         help(
             "ask the server's owner whether its key changed; only then remove the old line \
-             (ssh-keygen -R HOST -f FILE) and add the new key"
+             (`ssh-keygen -R '{host}' -f FILE`) and add the new key"
         )
     )]
     HostKeyChanged {

@@ -1,7 +1,7 @@
 //! An OpenSSH `known_hosts` reader: does a server's host key match what the user trusts?
 //!
 //! libssh2 (under git2) checks no host key at all, so this is the only check between us and a
-//! man-in-the-middle. Follows sshd(8) "SSH_KNOWN_HOSTS FILE FORMAT": comma-separated host
+//! man-in-the-middle. Follows the `SSH_KNOWN_HOSTS FILE FORMAT` of sshd(8): comma-separated host
 //! patterns with `*`/`?` wildcards and `!` negation, `[host]:port` for ports other than 22,
 //! `@revoked` honoured, `@cert-authority` lines skipped (we check plain host keys only).
 

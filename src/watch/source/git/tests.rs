@@ -1,4 +1,4 @@
-//! GitSource against `file://` remotes built with git2 (no subprocess: clippy forbids them in
+//! `GitSource` against `file://` remotes built with git2 (no subprocess: clippy forbids them in
 //! src/). The same behaviours over real http and ssh servers are in tests/stackctl.
 
 use std::fs;

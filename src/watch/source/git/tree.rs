@@ -66,24 +66,24 @@ fn write_tree(repo: &Repository, tree: &Tree<'_>, dir: &Path) -> Result<(), Stri
                 .map_err(|e| e.message().to_string())
         };
         match entry.filemode() {
-            0o040000 => {
+            0o040_000 => {
                 fs::create_dir(&path).map_err(io)?;
                 let subtree = repo
                     .find_tree(entry.id())
                     .map_err(|e| e.message().to_string())?;
                 write_tree(repo, &subtree, &path)?;
             }
-            mode @ (0o100644 | 0o100664 | 0o100755) => {
+            mode @ (0o100_644 | 0o100_664 | 0o100_755) => {
                 fs::write(&path, blob()?.content()).map_err(io)?;
-                let permissions = if mode == 0o100755 { 0o755 } else { 0o644 };
+                let permissions = if mode == 0o100_755 { 0o755 } else { 0o644 };
                 fs::set_permissions(&path, fs::Permissions::from_mode(permissions)).map_err(io)?;
             }
-            0o120000 => {
+            0o120_000 => {
                 let target = OsStr::from_bytes(blob()?.content()).to_owned();
                 std::os::unix::fs::symlink(target, &path).map_err(io)?;
             }
             // A submodule: an empty directory, as git leaves it until `submodule update`.
-            0o160000 => fs::create_dir(&path).map_err(io)?,
+            0o160_000 => fs::create_dir(&path).map_err(io)?,
             mode => {
                 return Err(format!(
                     "{}: unknown git file mode {mode:o}",
