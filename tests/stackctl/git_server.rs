@@ -270,17 +270,28 @@ $HTTP["url"] =~ "^/git" {{
     )
 }
 
-/// OpenSSH's sshd with its own host key, accepting one deploy key for the current user.
-/// Key files for the tests: the deploy key, an unrelated (wrong) key, a `known_hosts` with the
-/// server's key as `[127.0.0.1]:PORT`, one with another key for the same host (a changed host
-/// key), and an empty one (an unknown host).
+/// OpenSSH's sshd with its own host key, accepting the deploy keys in [`SshKeys`] for the
+/// current user.
 pub(crate) struct SshServer {
     server: Server,
     user: String,
+    pub(crate) keys: SshKeys,
+}
+
+/// Key files for the tests, made fresh for each server.
+pub(crate) struct SshKeys {
+    /// Authorized, no passphrase.
     pub(crate) deploy_key: PathBuf,
+    /// Not authorized.
     pub(crate) wrong_key: PathBuf,
+    /// Authorized, encrypted with the passphrase in `passphrase_file`.
+    pub(crate) passphrase_key: PathBuf,
+    pub(crate) passphrase_file: PathBuf,
+    /// The server's host key as `[127.0.0.1]:PORT`.
     pub(crate) known_hosts: PathBuf,
+    /// Another key for `[127.0.0.1]:PORT`: the server's key looks changed.
     pub(crate) changed_known_hosts: PathBuf,
+    /// No line at all: the server is unknown.
     pub(crate) empty_known_hosts: PathBuf,
     /// The host key's `SHA256:…` fingerprint, as `ssh-keygen -l` prints it.
     pub(crate) host_fingerprint: String,
@@ -292,25 +303,7 @@ impl SshServer {
         // sshd's privilege separation directory; Debian creates it only in its init script.
         fs::create_dir_all("/run/sshd").unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let key = |name: &str| keygen(&dir.path().join(name));
-        let (host_key, deploy_key, wrong_key, other_host_key) = (
-            key("host_key"),
-            key("deploy"),
-            key("wrong"),
-            key("other_host_key"),
-        );
-        fs::copy(
-            deploy_key.with_extension("pub"),
-            dir.path().join("authorized_keys"),
-        )
-        .unwrap();
-        let host_fingerprint = fingerprint(&host_key.with_extension("pub"));
-        let paths = |name: &str| dir.path().join(name);
-        let (known_hosts, changed_known_hosts, empty_known_hosts) = (
-            paths("known_hosts"),
-            paths("changed_known_hosts"),
-            paths("empty_known_hosts"),
-        );
+        let keys = SshKeys::generate(dir.path());
         let server = Server::start(dir, "sshd", |dir, port| {
             let config = dir.join("sshd_config");
             fs::write(&config, sshd_config(dir, port)).unwrap();
@@ -318,35 +311,59 @@ impl SshServer {
             command.arg("-D").arg("-e").arg("-f").arg(config);
             command
         });
-        let entry = |key: &Path| known_hosts_line(server.port, &key.with_extension("pub"));
-        fs::write(&known_hosts, entry(&host_key)).unwrap();
-        fs::write(&changed_known_hosts, entry(&other_host_key)).unwrap();
-        fs::write(&empty_known_hosts, "").unwrap();
-        let user = current_user();
+        keys.write_known_hosts(server.dir.path(), server.port);
         Self {
             server,
-            user,
-            deploy_key,
-            wrong_key,
-            known_hosts,
-            changed_known_hosts,
-            empty_known_hosts,
-            host_fingerprint,
+            user: current_user(),
+            keys,
         }
     }
 
     /// `ssh://USER@127.0.0.1:PORT/<absolute path of the bare repository>`.
     pub(crate) fn url(&self, repo: &Repo) -> String {
+        let port = self.server.port;
         format!(
-            "ssh://{}@127.0.0.1:{}{}",
+            "ssh://{}@127.0.0.1:{port}{}",
             self.user,
-            self.server.port,
             repo.bare().display()
         )
     }
 
     pub(crate) fn port(&self) -> u16 {
         self.server.port
+    }
+}
+
+impl SshKeys {
+    /// Key pairs and `authorized_keys` in `dir`; the `known_hosts` files wait for the port.
+    fn generate(dir: &Path) -> Self {
+        let key = |name: &str| keygen(&dir.join(name), "");
+        let host_key = key("host_key");
+        let passphrase_key = keygen(&dir.join("encrypted"), "open sesame");
+        let passphrase_file = dir.join("passphrase");
+        fs::write(&passphrase_file, "open sesame\n").unwrap();
+        let deploy_key = key("deploy");
+        let public = |key: &Path| fs::read_to_string(key.with_extension("pub")).unwrap();
+        let authorized = public(&deploy_key) + &public(&passphrase_key);
+        fs::write(dir.join("authorized_keys"), authorized).unwrap();
+        Self {
+            deploy_key,
+            wrong_key: key("wrong"),
+            passphrase_key,
+            passphrase_file,
+            known_hosts: dir.join("known_hosts"),
+            changed_known_hosts: dir.join("changed_known_hosts"),
+            empty_known_hosts: dir.join("empty_known_hosts"),
+            host_fingerprint: fingerprint(&host_key.with_extension("pub")),
+        }
+    }
+
+    fn write_known_hosts(&self, dir: &Path, port: u16) {
+        let other_host_key = keygen(&dir.join("other_host_key"), "");
+        let entry = |key: &Path| known_hosts_line(port, &key.with_extension("pub"));
+        fs::write(&self.known_hosts, entry(&dir.join("host_key"))).unwrap();
+        fs::write(&self.changed_known_hosts, entry(&other_host_key)).unwrap();
+        fs::write(&self.empty_known_hosts, "").unwrap();
     }
 }
 
@@ -368,10 +385,19 @@ PermitRootLogin prohibit-password
     )
 }
 
-/// A new ed25519 key pair without passphrase at `path` (and `path.pub`).
-fn keygen(path: &Path) -> PathBuf {
+/// A new ed25519 key pair at `path` (and `path.pub`), encrypted when `passphrase` is not empty.
+fn keygen(path: &Path, passphrase: &str) -> PathBuf {
     let status = Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-C", "stackctl-test", "-f"])
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            passphrase,
+            "-C",
+            "stackctl-test",
+            "-f",
+        ])
         .arg(path)
         .status()
         .expect("ssh-keygen runs");

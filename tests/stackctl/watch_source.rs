@@ -190,9 +190,32 @@ fn ssh_remote(ssh: &SshServer, repo: &Repo, key: &Path, known_hosts: &Path) -> G
 fn git_ssh_with_the_deploy_key_and_a_known_host_follows_pushes() {
     let (repo, ssh) = (Repo::new(), SshServer::start());
     let cache = tempfile::tempdir().unwrap();
-    let remote = ssh_remote(&ssh, &repo, &ssh.deploy_key, &ssh.known_hosts);
+    let remote = ssh_remote(&ssh, &repo, &ssh.keys.deploy_key, &ssh.keys.known_hosts);
     let mut source = open(remote, cache.path());
     follows_pushes(&repo, &mut source, cache.path());
+}
+
+#[test]
+fn git_ssh_with_a_passphrase_protected_key() {
+    let (repo, ssh) = (Repo::new(), SshServer::start());
+    let first = repo.commit(&[("a", "1")], "first");
+    repo.push();
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = dir.path().join("wrong-passphrase");
+    fs::write(&wrong, "not it\n").unwrap();
+    let with = |passphrase: &Path, name: &str| {
+        let remote = GitRemote {
+            ssh_key_passphrase_file: Some(passphrase.to_path_buf()),
+            ..ssh_remote(&ssh, &repo, &ssh.keys.passphrase_key, &ssh.keys.known_hosts)
+        };
+        open(remote, &dir.path().join(name)).poll()
+    };
+    assert_eq!(
+        with(&ssh.keys.passphrase_file, "right").unwrap(),
+        Polled::Changed(first)
+    );
+    let err = with(&wrong, "wrong").unwrap_err();
+    assert!(matches!(err, GitError::AuthFailed { .. }), "{err:?}");
 }
 
 #[test]
@@ -206,11 +229,11 @@ fn git_ssh_refuses_a_wrong_key_an_unknown_host_and_a_changed_host_key() {
         open(remote, &dir.path().join(name)).poll().unwrap_err()
     };
 
-    let err = poll(&ssh.wrong_key, &ssh.known_hosts, "wrong-key");
+    let err = poll(&ssh.keys.wrong_key, &ssh.keys.known_hosts, "wrong-key");
     assert!(matches!(err, GitError::AuthFailed { .. }), "{err:?}");
     assert!(err.to_string().contains("refused the ssh key"), "{err}");
 
-    let err = poll(&ssh.deploy_key, &ssh.empty_known_hosts, "unknown");
+    let err = poll(&ssh.keys.deploy_key, &ssh.keys.empty_known_hosts, "unknown");
     let GitError::HostKeyUnknown {
         host,
         key_type,
@@ -224,17 +247,24 @@ fn git_ssh_refuses_a_wrong_key_an_unknown_host_and_a_changed_host_key() {
     assert_eq!(host, &format!("[127.0.0.1]:{}", ssh.port()));
     assert_eq!(
         (key_type.as_str(), fingerprint),
-        ("ssh-ed25519", &ssh.host_fingerprint)
+        ("ssh-ed25519", &ssh.keys.host_fingerprint)
     );
-    assert!(err.to_string().contains(&ssh.host_fingerprint), "{err}");
+    assert!(
+        err.to_string().contains(&ssh.keys.host_fingerprint),
+        "{err}"
+    );
     let scan = format!(
         "ssh-keyscan -p {} 127.0.0.1 >> {}",
         ssh.port(),
-        ssh.empty_known_hosts.display()
+        ssh.keys.empty_known_hosts.display()
     );
     assert!(advice.contains(&scan), "{advice}");
 
-    let err = poll(&ssh.deploy_key, &ssh.changed_known_hosts, "changed");
+    let err = poll(
+        &ssh.keys.deploy_key,
+        &ssh.keys.changed_known_hosts,
+        "changed",
+    );
     assert!(
         matches!(err, GitError::HostKeyChanged { line: 1, .. }),
         "{err:?}"
@@ -245,7 +275,7 @@ fn git_ssh_refuses_a_wrong_key_an_unknown_host_and_a_changed_host_key() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("{}:1", ssh.changed_known_hosts.display())),
+        text.contains(&format!("{}:1", ssh.keys.changed_known_hosts.display())),
         "{text}"
     );
 }

@@ -14,7 +14,7 @@ use git2::{CertificateCheckStatus, Cred, CredentialType, RemoteCallbacks};
 
 use super::GitError;
 use super::known_hosts::{self, KnownHosts, Verdict};
-use super::url::Transport;
+use super::url::{self, Transport};
 use crate::watch::source::GitRemote;
 
 const DEFAULT_HTTP_USER: &str = "x-access-token";
@@ -43,7 +43,12 @@ impl<'a> Auth<'a> {
 
     pub(crate) fn callbacks(&'a self) -> RemoteCallbacks<'a> {
         let mut callbacks = RemoteCallbacks::new();
-        callbacks.credentials(|_url, user, allowed| self.record(self.credential(user, allowed)));
+        callbacks.credentials(|url, user, allowed| {
+            self.record(
+                self.same_host(url)
+                    .and_then(|()| self.credential(user, allowed)),
+            )
+        });
         callbacks.certificate_check(|cert, _host| self.record(self.check_host_key(cert)));
         callbacks
     }
@@ -81,6 +86,18 @@ impl<'a> Auth<'a> {
         Err(self.auth_failed(format!(
             "the remote wants {allowed:?}, which stackctl cannot give"
         )))
+    }
+
+    /// Credentials go to the configured host only, not to wherever a redirect leads.
+    fn same_host(&self, asking: &str) -> Result<(), GitError> {
+        let (asking, configured) = (url::authority(asking), url::authority(self.url));
+        if asking.eq_ignore_ascii_case(configured) {
+            return Ok(());
+        }
+        let reason = format!(
+            "the remote redirected to {asking}; stackctl sends credentials only to {configured}"
+        );
+        Err(self.auth_failed(reason))
     }
 
     /// Refuse a second offer of the same kind: the first one was refused by the server.

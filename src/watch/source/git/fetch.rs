@@ -89,6 +89,15 @@ fn find_tip(heads: &[RemoteHead<'_>], reference: &GitRef) -> Option<Oid> {
     find(&peeled).or_else(|| find(&name))
 }
 
+/// libssh2 could not load the key (wrong passphrase, unsupported format). libgit2 gives this no
+/// code of its own, only its wording for every failure of the authentication step.
+fn is_unusable_key(err: &git2::Error) -> bool {
+    err.class() == ErrorClass::Ssh
+        && err
+            .message()
+            .starts_with("failed to authenticate SSH session")
+}
+
 fn proxy() -> ProxyOptions<'static> {
     let mut proxy = ProxyOptions::new();
     proxy.auto();
@@ -165,6 +174,12 @@ impl GitSource {
         auth.failure().unwrap_or(match err.code() {
             ErrorCode::Auth => GitError::AuthFailed { url, reason },
             ErrorCode::Certificate => GitError::Tls { url, reason },
+            _ if is_unusable_key(err) => GitError::AuthFailed {
+                url,
+                reason: format!(
+                    "{reason} (a wrong passphrase, or a key format libssh2 cannot read)"
+                ),
+            },
             _ => GitError::Unreachable { url, reason },
         })
     }

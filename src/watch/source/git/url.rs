@@ -53,6 +53,15 @@ pub(crate) fn parse(url: &str) -> Result<Transport, GitError> {
     }
 }
 
+/// The `[user@]host[:port]` part of a URL with a scheme; for scp-like URLs, what precedes the
+/// path's colon. Compared to keep credentials from following a redirect to another host.
+pub(crate) fn authority(url: &str) -> &str {
+    match url.split_once("://") {
+        Some((_, rest)) => rest.split('/').next().unwrap_or_default(),
+        None => url.split(':').next().unwrap_or_default(),
+    }
+}
+
 /// The URL with any user information replaced, safe to print even when it held a secret.
 pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -191,6 +200,22 @@ mod tests {
                 matches!(parse(url), Err(GitError::InvalidUrl { .. })),
                 "{url}"
             );
+        }
+    }
+
+    #[test]
+    fn authorities() {
+        let table = [
+            ("https://git.example.com/org/repo.git", "git.example.com"),
+            (
+                "http://127.0.0.1:8080/git/origin.git/info/refs",
+                "127.0.0.1:8080",
+            ),
+            ("ssh://git@host:2222/repo", "git@host:2222"),
+            ("git@host:org/repo", "git@host"),
+        ];
+        for (url, want) in table {
+            assert_eq!(authority(url), want, "{url}");
         }
     }
 
