@@ -270,6 +270,43 @@ $HTTP["url"] =~ "^/git" {{
     )
 }
 
+/// A lighttpd redirecting every request to an [`HttpServer`] under another host name
+/// (`localhost` instead of `127.0.0.1`): credentials must not follow.
+pub(crate) struct RedirectServer {
+    server: Server,
+}
+
+impl RedirectServer {
+    pub(crate) fn start(to: &HttpServer) -> Self {
+        require(LIGHTTPD, "lighttpd");
+        let target = format!("http://localhost:{}", to.server.port);
+        let server = Server::start(tempfile::tempdir().unwrap(), "lighttpd", |dir, port| {
+            let config = dir.join("lighttpd.conf");
+            let text = format!(
+                "server.document-root = \"{dir}\"\nserver.bind = \"127.0.0.1\"\n\
+                 server.port = {port}\nserver.modules = (\"mod_redirect\")\n\
+                 url.redirect = (\"^(.*)$\" => \"{target}$1\")\n",
+                dir = dir.display()
+            );
+            fs::write(&config, text).unwrap();
+            let mut command = Command::new(LIGHTTPD);
+            command.arg("-D").arg("-f").arg(config);
+            command
+        });
+        Self { server }
+    }
+
+    pub(crate) fn url(&self, repo: &Repo) -> String {
+        let name = repo
+            .bare()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        format!("http://127.0.0.1:{}/git/{name}", self.server.port)
+    }
+}
+
 /// OpenSSH's sshd with its own host key, accepting the deploy keys in [`SshKeys`] for the
 /// current user.
 pub(crate) struct SshServer {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use stackctl::watch::source::git::{GitError, GitSource, Polled};
 use stackctl::watch::source::{GitRef, GitRemote};
 
-use crate::git_server::{HttpServer, Repo, SshServer};
+use crate::git_server::{HttpServer, RedirectServer, Repo, SshServer};
 
 fn remote(url: String) -> GitRemote {
     GitRemote {
@@ -167,6 +167,26 @@ fn git_http_with_a_wrong_or_no_token_is_an_auth_error_that_never_shows_the_token
             "{case}"
         );
     }
+}
+
+#[test]
+fn git_http_credentials_do_not_follow_a_redirect_to_another_host() {
+    let repo = Repo::new();
+    repo.commit(&[("a", "1")], "first");
+    repo.push();
+    let http = HttpServer::start(&repo.root());
+    let redirect = RedirectServer::start(&http);
+    let cache = tempfile::tempdir().unwrap();
+    let remote = GitRemote {
+        token_file: Some(http.token_file()),
+        ..remote(redirect.url(&repo))
+    };
+    let err = open(remote, cache.path()).poll().unwrap_err();
+    assert!(matches!(err, GitError::AuthFailed { .. }), "{err:?}");
+    assert!(
+        err.to_string().contains("redirected to localhost:"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -24,18 +24,19 @@ const DEFAULT_SSH_USER: &str = "git";
 pub(crate) struct Auth<'a> {
     remote: &'a GitRemote,
     transport: &'a Transport,
+    /// The configured URL (free of credentials), for messages and the redirect check.
     url: &'a str,
     tried: Cell<CredentialType>,
     failure: RefCell<Option<GitError>>,
 }
 
 impl<'a> Auth<'a> {
-    pub(crate) fn new(remote: &'a GitRemote, transport: &'a Transport, url: &'a str) -> Self {
+    pub(crate) fn new(remote: &'a GitRemote, transport: &'a Transport) -> Self {
         let tried = Cell::new(CredentialType::empty());
         Self {
             remote,
             transport,
-            url,
+            url: &remote.url,
             tried,
             failure: RefCell::new(None),
         }

@@ -108,7 +108,7 @@ impl GitSource {
     /// The commit the remote's followed branch or tag points at (`git ls-remote`).
     pub(super) fn ls_remote(&self) -> Result<Oid, GitError> {
         let url = self.remote.url.as_str();
-        let auth = Auth::new(&self.remote, &self.transport, url);
+        let auth = Auth::new(&self.remote, &self.transport);
         let mut remote = self
             .repo
             .remote_anonymous(url)
@@ -142,16 +142,16 @@ impl GitSource {
             .find_local_commit(spec)?
             .ok_or_else(|| self.commit_not_found(spec))?;
         let pin = format!("{TIP_NAMESPACE}commits/{id}");
-        (self
+        let pinned = self
             .repo
-            .reference(&pin, id, true, "stackctl: fixed commit"))
-        .map_err(|e| self.cache_error(&e))?;
+            .reference(&pin, id, true, "stackctl: fixed commit");
+        pinned.map_err(|e| self.cache_error(&e))?;
         Ok(id)
     }
 
     fn fetch(&self, refspecs: &[String]) -> Result<(), GitError> {
         let url = self.remote.url.as_str();
-        let auth = Auth::new(&self.remote, &self.transport, url);
+        let auth = Auth::new(&self.remote, &self.transport);
         let mut remote = self
             .repo
             .remote_anonymous(url)
@@ -164,7 +164,8 @@ impl GitSource {
         options
             .download_tags(AutotagOption::None)
             .update_fetchhead(false);
-        (remote.fetch(refspecs, Some(&mut options), None)).map_err(|e| self.fetch_error(&auth, &e))
+        let fetched = remote.fetch(refspecs, Some(&mut options), None);
+        fetched.map_err(|e| self.fetch_error(&auth, &e))
     }
 
     /// A failure to reach or list the remote: what a callback saw, else by libgit2's code.

@@ -4,6 +4,10 @@
 //! credentials: those are refused in URLs) and keeps the followed tip under `refs/stackctl/`,
 //! so a restarted watcher knows where it was. A poll asks the remote for its refs first and
 //! downloads (and writes) nothing when the tip has not moved.
+//!
+//! ssh goes through libssh2, not the `ssh` program: `~/.ssh/config` (host aliases, `IdentityFile`,
+//! `ProxyJump`) does not apply, and host keys are checked here against `known_hosts_file`
+//! (default `~/.ssh/known_hosts`, plain host names only; hashed lines are not read).
 
 mod auth;
 mod error;
@@ -83,7 +87,7 @@ impl GitSource {
         let new = match &self.remote.reference {
             GitRef::Commit(spec) => match self.tip {
                 Some(tip) => tip,
-                None => self.fetch_commit(&spec.clone())?,
+                None => self.fetch_commit(spec)?,
             },
             GitRef::Branch(_) | GitRef::Tag(_) => {
                 let remote_tip = self.ls_remote()?;
@@ -136,7 +140,9 @@ impl GitSource {
         if recorded.as_deref() == Some(self.remote.url.as_str()) {
             return Ok(());
         }
-        let tips: Vec<String> = (self.repo.references_glob(&format!("{TIP_NAMESPACE}*")))
+        let tips: Vec<String> = self
+            .repo
+            .references_glob(&format!("{TIP_NAMESPACE}*"))
             .and_then(|mut refs| refs.names().map(|name| name.map(String::from)).collect())
             .map_err(|e| self.cache_error(&e))?;
         for name in tips {
@@ -153,12 +159,10 @@ impl GitSource {
 
     /// The tip the cache holds for the followed ref, if any.
     fn local_tip(&self) -> Result<Option<Oid>, GitError> {
-        let Some(name) = fetch::local_ref(&self.remote.reference) else {
-            let GitRef::Commit(spec) = &self.remote.reference else {
-                unreachable!()
-            };
+        if let GitRef::Commit(spec) = &self.remote.reference {
             return self.find_local_commit(spec);
-        };
+        }
+        let name = fetch::local_ref(&self.remote.reference).expect("a branch or tag has one");
         match self.repo.find_reference(&name) {
             Ok(reference) => {
                 let commit = reference

@@ -242,3 +242,11 @@ fn checkout_writes_the_tree_with_modes_and_symlinks() {
         "a non-empty dir is refused: {err:?}"
     );
 }
+
+#[test]
+fn a_source_can_move_to_a_blocking_thread_and_errors_into_reports() {
+    fn send<T: Send>() {}
+    fn report<T: Send + Sync + 'static>() {}
+    send::<GitSource>();
+    report::<GitError>();
+}
