@@ -1,1 +1,469 @@
-//! (filled in by the watch work)
+//! Real git servers on loopback for the git source tests: `git http-backend` behind lighttpd
+//! with basic auth, and OpenSSH's sshd; plus a bare repository with a work clone to push from.
+//!
+//! Each server is a child process on a free 127.0.0.1 port with a generated config in its own
+//! temp dir; dropping the server kills it and removes the dir. A missing lighttpd or sshd fails
+//! the test (run `scripts/testbed`), it does not skip it.
+
+use std::fs;
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const LIGHTTPD: &str = "/usr/sbin/lighttpd";
+const SSHD: &str = "/usr/sbin/sshd";
+const HTTP_BACKEND: &str = "/usr/lib/git-core/git-http-backend";
+
+/// Run `git` with a fixed identity (no global config needed); panic with its output on failure.
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=stackctl test",
+            "-c",
+            "user.email=test@stackctl.invalid",
+        ])
+        .args(["-c", "advice.detachedHead=false", "-C"])
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("git runs");
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        text(&out.stderr)
+    );
+    text(&out.stdout).trim().to_string()
+}
+
+/// A bare repository (`<tmp>/repos/origin.git`, branch `main`) and a work tree pushing to it.
+pub(crate) struct Repo {
+    dir: tempfile::TempDir,
+}
+
+impl Repo {
+    pub(crate) fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let repo = Self { dir };
+        fs::create_dir_all(repo.root()).unwrap();
+        git(
+            &repo.root(),
+            &["init", "-q", "--bare", "-b", "main", "origin.git"],
+        );
+        git(repo.dir.path(), &["init", "-q", "-b", "main", "work"]);
+        git(
+            &repo.work(),
+            &["remote", "add", "origin", repo.bare().to_str().unwrap()],
+        );
+        repo
+    }
+
+    /// The directory holding the bare repository: what an [`HttpServer`] serves.
+    pub(crate) fn root(&self) -> PathBuf {
+        self.dir.path().join("repos")
+    }
+
+    pub(crate) fn bare(&self) -> PathBuf {
+        self.root().join("origin.git")
+    }
+
+    /// The work tree commits are made in; write or chmod files here before [`Repo::commit`].
+    pub(crate) fn work(&self) -> PathBuf {
+        self.dir.path().join("work")
+    }
+
+    pub(crate) fn file_url(&self) -> String {
+        format!("file://{}", self.bare().display())
+    }
+
+    /// Write `files` (path, content; parents created), commit every change in the work tree,
+    /// and return the new commit's id. Not pushed yet.
+    pub(crate) fn commit(&self, files: &[(&str, &str)], message: &str) -> String {
+        for (path, content) in files {
+            let path = self.work().join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, content).unwrap();
+        }
+        git(&self.work(), &["add", "-A"]);
+        git(
+            &self.work(),
+            &["commit", "-q", "--allow-empty", "-m", message],
+        );
+        git(&self.work(), &["rev-parse", "HEAD"])
+    }
+
+    pub(crate) fn push(&self) {
+        git(
+            &self.work(),
+            &["push", "-q", "origin", "HEAD:refs/heads/main"],
+        );
+    }
+
+    /// Reset `main` to an older commit and force-push it (history rewritten on the remote).
+    pub(crate) fn force_push_to(&self, commit: &str) {
+        git(&self.work(), &["reset", "-q", "--hard", commit]);
+        git(
+            &self.work(),
+            &["push", "-q", "--force", "origin", "HEAD:refs/heads/main"],
+        );
+    }
+
+    /// An annotated tag at the work tree's HEAD, pushed.
+    pub(crate) fn tag(&self, name: &str) {
+        git(&self.work(), &["tag", "-a", "-m", name, name]);
+        git(
+            &self.work(),
+            &["push", "-q", "origin", &format!("refs/tags/{name}")],
+        );
+    }
+
+    /// Move the bare repository away: the remote is gone until [`Repo::restore`].
+    pub(crate) fn remove(&self) {
+        fs::rename(self.bare(), self.root().join("origin.git.removed")).unwrap();
+    }
+
+    pub(crate) fn restore(&self) {
+        fs::rename(self.root().join("origin.git.removed"), self.bare()).unwrap();
+    }
+}
+
+/// A running child server; killed (and its temp dir removed) on drop.
+struct Server {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    /// Start `command(dir, port)` on a free port until it listens (3 tries: another process
+    /// may take the port between our probe and the server's bind).
+    fn start(
+        mut dir: tempfile::TempDir,
+        what: &str,
+        command: impl Fn(&Path, u16) -> Command,
+    ) -> Self {
+        let log = dir.path().join("server.log");
+        for _ in 0..3 {
+            let port = free_port();
+            let stderr = fs::File::create(&log).unwrap();
+            let child = command(dir.path(), port)
+                .stdin(Stdio::null())
+                .stdout(stderr.try_clone().unwrap())
+                .stderr(stderr)
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+            let mut server = Self { child, port, dir };
+            if server.wait_listening() {
+                return server;
+            }
+            dir = std::mem::replace(&mut server.dir, tempfile::tempdir().unwrap());
+        }
+        panic!(
+            "{what} did not start: {}",
+            fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    /// Until the port accepts connections (true), or the server exits or 10 s pass (false).
+    fn wait_listening(&mut self) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if self.child.try_wait().unwrap().is_some() {
+                return false;
+            }
+            if TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn require(program: &str, package: &str) {
+    assert!(
+        Path::new(program).exists(),
+        "{program} not found: run scripts/testbed (it installs {package})"
+    );
+}
+
+/// `git http-backend` behind lighttpd, serving a directory of bare repositories over smart
+/// HTTP at `/git/<name>.git`, with basic auth: `user` and `token` as the password.
+pub(crate) struct HttpServer {
+    server: Server,
+    pub(crate) user: String,
+    pub(crate) token: String,
+}
+
+impl HttpServer {
+    pub(crate) fn start(repos: &Path) -> Self {
+        require(LIGHTTPD, "lighttpd");
+        require(HTTP_BACKEND, "git");
+        let user = "x-access-token".to_string();
+        let token = format!("tok-{:016x}", fastrand::u64(..));
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("users"), format!("{user}:{token}\n")).unwrap();
+        fs::write(dir.path().join("token"), format!("{token}\n")).unwrap();
+        let repos = repos.to_path_buf();
+        let server = Server::start(dir, "lighttpd", |dir, port| {
+            let config = dir.join("lighttpd.conf");
+            fs::write(&config, lighttpd_config(dir, &repos, port)).unwrap();
+            let mut command = Command::new(LIGHTTPD);
+            command.arg("-D").arg("-f").arg(config);
+            command
+        });
+        Self {
+            server,
+            user,
+            token,
+        }
+    }
+
+    /// The URL of the repository named like `repo`'s bare directory.
+    pub(crate) fn url(&self, repo: &Repo) -> String {
+        let name = repo
+            .bare()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        format!("http://127.0.0.1:{}/git/{name}", self.server.port)
+    }
+
+    /// A file holding the token and a trailing newline, as `echo TOKEN > file` writes it.
+    pub(crate) fn token_file(&self) -> PathBuf {
+        self.server.dir.path().join("token")
+    }
+}
+
+fn lighttpd_config(dir: &Path, repos: &Path, port: u16) -> String {
+    let (dir, repos) = (dir.display(), repos.display());
+    format!(
+        r#"server.document-root = "{repos}"
+server.bind = "127.0.0.1"
+server.port = {port}
+server.errorlog = "{dir}/error.log"
+server.modules = ("mod_alias", "mod_auth", "mod_authn_file", "mod_setenv", "mod_cgi")
+alias.url = ("/git" => "{HTTP_BACKEND}")
+$HTTP["url"] =~ "^/git" {{
+  cgi.assign = ("" => "")
+  setenv.set-environment = ("GIT_PROJECT_ROOT" => "{repos}", "GIT_HTTP_EXPORT_ALL" => "1")
+  auth.backend = "plain"
+  auth.backend.plain.userfile = "{dir}/users"
+  auth.require = ("" => ("method" => "basic", "realm" => "git", "require" => "valid-user"))
+}}
+"#
+    )
+}
+
+/// A lighttpd redirecting every request to an [`HttpServer`] under another host name
+/// (`localhost` instead of `127.0.0.1`): credentials must not follow.
+pub(crate) struct RedirectServer {
+    server: Server,
+}
+
+impl RedirectServer {
+    pub(crate) fn start(to: &HttpServer) -> Self {
+        require(LIGHTTPD, "lighttpd");
+        let target = format!("http://localhost:{}", to.server.port);
+        let server = Server::start(tempfile::tempdir().unwrap(), "lighttpd", |dir, port| {
+            let config = dir.join("lighttpd.conf");
+            let text = format!(
+                "server.document-root = \"{dir}\"\nserver.bind = \"127.0.0.1\"\n\
+                 server.port = {port}\nserver.modules = (\"mod_redirect\")\n\
+                 url.redirect = (\"^(.*)$\" => \"{target}$1\")\n",
+                dir = dir.display()
+            );
+            fs::write(&config, text).unwrap();
+            let mut command = Command::new(LIGHTTPD);
+            command.arg("-D").arg("-f").arg(config);
+            command
+        });
+        Self { server }
+    }
+
+    pub(crate) fn url(&self, repo: &Repo) -> String {
+        let name = repo
+            .bare()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        format!("http://127.0.0.1:{}/git/{name}", self.server.port)
+    }
+}
+
+/// OpenSSH's sshd with its own host key, accepting the deploy keys in [`SshKeys`] for the
+/// current user.
+pub(crate) struct SshServer {
+    server: Server,
+    user: String,
+    pub(crate) keys: SshKeys,
+}
+
+/// Key files for the tests, made fresh for each server.
+pub(crate) struct SshKeys {
+    /// Authorized, no passphrase.
+    pub(crate) deploy_key: PathBuf,
+    /// Not authorized.
+    pub(crate) wrong_key: PathBuf,
+    /// Authorized, encrypted with the passphrase in `passphrase_file`.
+    pub(crate) passphrase_key: PathBuf,
+    pub(crate) passphrase_file: PathBuf,
+    /// The server's host key as `[127.0.0.1]:PORT`.
+    pub(crate) known_hosts: PathBuf,
+    /// Another key for `[127.0.0.1]:PORT`: the server's key looks changed.
+    pub(crate) changed_known_hosts: PathBuf,
+    /// No line at all: the server is unknown.
+    pub(crate) empty_known_hosts: PathBuf,
+    /// The host key's `SHA256:…` fingerprint, as `ssh-keygen -l` prints it.
+    pub(crate) host_fingerprint: String,
+}
+
+impl SshServer {
+    pub(crate) fn start() -> Self {
+        require(SSHD, "openssh-server");
+        // sshd's privilege separation directory; Debian creates it only in its init script.
+        fs::create_dir_all("/run/sshd").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let keys = SshKeys::generate(dir.path());
+        let server = Server::start(dir, "sshd", |dir, port| {
+            let config = dir.join("sshd_config");
+            fs::write(&config, sshd_config(dir, port)).unwrap();
+            let mut command = Command::new(SSHD);
+            command.arg("-D").arg("-e").arg("-f").arg(config);
+            command
+        });
+        keys.write_known_hosts(server.dir.path(), server.port);
+        Self {
+            server,
+            user: current_user(),
+            keys,
+        }
+    }
+
+    /// `ssh://USER@127.0.0.1:PORT/<absolute path of the bare repository>`.
+    pub(crate) fn url(&self, repo: &Repo) -> String {
+        let port = self.server.port;
+        format!(
+            "ssh://{}@127.0.0.1:{port}{}",
+            self.user,
+            repo.bare().display()
+        )
+    }
+
+    pub(crate) fn port(&self) -> u16 {
+        self.server.port
+    }
+}
+
+impl SshKeys {
+    /// Key pairs and `authorized_keys` in `dir`; the `known_hosts` files wait for the port.
+    fn generate(dir: &Path) -> Self {
+        let key = |name: &str| keygen(&dir.join(name), "");
+        let host_key = key("host_key");
+        let passphrase_key = keygen(&dir.join("encrypted"), "open sesame");
+        let passphrase_file = dir.join("passphrase");
+        fs::write(&passphrase_file, "open sesame\n").unwrap();
+        let deploy_key = key("deploy");
+        let public = |key: &Path| fs::read_to_string(key.with_extension("pub")).unwrap();
+        let authorized = public(&deploy_key) + &public(&passphrase_key);
+        fs::write(dir.join("authorized_keys"), authorized).unwrap();
+        Self {
+            deploy_key,
+            wrong_key: key("wrong"),
+            passphrase_key,
+            passphrase_file,
+            known_hosts: dir.join("known_hosts"),
+            changed_known_hosts: dir.join("changed_known_hosts"),
+            empty_known_hosts: dir.join("empty_known_hosts"),
+            host_fingerprint: fingerprint(&host_key.with_extension("pub")),
+        }
+    }
+
+    fn write_known_hosts(&self, dir: &Path, port: u16) {
+        let other_host_key = keygen(&dir.join("other_host_key"), "");
+        let entry = |key: &Path| known_hosts_line(port, &key.with_extension("pub"));
+        fs::write(&self.known_hosts, entry(&dir.join("host_key"))).unwrap();
+        fs::write(&self.changed_known_hosts, entry(&other_host_key)).unwrap();
+        fs::write(&self.empty_known_hosts, "").unwrap();
+    }
+}
+
+fn sshd_config(dir: &Path, port: u16) -> String {
+    let dir = dir.display();
+    format!(
+        "Port {port}
+ListenAddress 127.0.0.1
+HostKey {dir}/host_key
+PidFile none
+AuthorizedKeysFile {dir}/authorized_keys
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+UsePAM no
+StrictModes no
+PermitRootLogin prohibit-password
+"
+    )
+}
+
+/// A new ed25519 key pair at `path` (and `path.pub`), encrypted when `passphrase` is not empty.
+fn keygen(path: &Path, passphrase: &str) -> PathBuf {
+    let status = Command::new("ssh-keygen")
+        .args([
+            "-q",
+            "-t",
+            "ed25519",
+            "-N",
+            passphrase,
+            "-C",
+            "stackctl-test",
+            "-f",
+        ])
+        .arg(path)
+        .status()
+        .expect("ssh-keygen runs");
+    assert!(status.success(), "ssh-keygen failed");
+    path.to_path_buf()
+}
+
+fn fingerprint(public_key: &Path) -> String {
+    let out = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(public_key)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.split_whitespace()
+        .nth(1)
+        .expect("ssh-keygen -l prints a fingerprint")
+        .to_string()
+}
+
+/// `[127.0.0.1]:PORT <type> <base64>` for a public key file.
+fn known_hosts_line(port: u16, public_key: &Path) -> String {
+    let text = fs::read_to_string(public_key).unwrap();
+    let mut fields = text.split_whitespace();
+    let (kind, blob) = (fields.next().unwrap(), fields.next().unwrap());
+    format!("[127.0.0.1]:{port} {kind} {blob}\n")
+}
+
+fn current_user() -> String {
+    let out = Command::new("id").arg("-un").output().expect("id runs");
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}

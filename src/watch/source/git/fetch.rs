@@ -1,0 +1,197 @@
+//! Talking to the remote: list its refs (cheap, writes nothing) and fetch into the cache.
+
+use std::sync::Once;
+
+use git2::{AutotagOption, Direction, ErrorClass, ErrorCode, FetchOptions, Oid, ProxyOptions};
+use git2::{Reference, RemoteHead};
+
+use super::auth::Auth;
+use super::{GitError, GitSource, TIP_NAMESPACE};
+use crate::watch::source::{GitRef, GitRemote};
+
+/// Where a fixed commit's search fetches every branch and tag to.
+const ALL_REFSPECS: [&str; 2] = [
+    "+refs/heads/*:refs/stackctl/all/heads/*",
+    "+refs/tags/*:refs/stackctl/all/tags/*",
+];
+
+/// A full or abbreviated (at least 4 digits, as git allows) hex commit id.
+pub(super) fn is_hex_id(spec: &str) -> bool {
+    (4..=40).contains(&spec.len()) && spec.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Refuse a branch or tag name git would refuse, before anything is asked of the remote.
+pub(super) fn validate_reference(remote: &GitRemote) -> Result<(), GitError> {
+    let valid = match &remote.reference {
+        GitRef::Commit(spec) => is_hex_id(spec),
+        reference => Reference::is_valid_name(&remote_ref(reference)),
+    };
+    if valid {
+        return Ok(());
+    }
+    let reference = describe(&remote.reference);
+    Err(GitError::InvalidReference {
+        url: remote.url.clone(),
+        reference,
+    })
+}
+
+/// Bound how long a dead or silent server can hold a poll (libgit2 waits forever by default).
+/// The read timeout covers http(s); libssh2 reads its socket itself and is not covered.
+pub(super) fn set_timeouts() {
+    static SET: Once = Once::new();
+    SET.call_once(|| {
+        // SAFETY: libgit2's global options must not change while another thread runs a libgit2
+        // operation. This runs once, before the first source exists, and stackctl uses libgit2
+        // only through sources, so no operation can be running yet.
+        unsafe {
+            let _ = git2::opts::set_server_connect_timeout_in_milliseconds(30_000);
+            let _ = git2::opts::set_server_timeout_in_milliseconds(300_000);
+        }
+    });
+}
+
+/// The cache's ref for a followed branch or tag; a fixed commit needs none.
+pub(super) fn local_ref(reference: &GitRef) -> Option<String> {
+    match reference {
+        GitRef::Branch(name) => Some(format!("{TIP_NAMESPACE}heads/{name}")),
+        GitRef::Tag(name) => Some(format!("{TIP_NAMESPACE}tags/{name}")),
+        GitRef::Commit(_) => None,
+    }
+}
+
+fn remote_ref(reference: &GitRef) -> String {
+    match reference {
+        GitRef::Branch(name) => format!("refs/heads/{name}"),
+        GitRef::Tag(name) => format!("refs/tags/{name}"),
+        GitRef::Commit(id) => id.clone(),
+    }
+}
+
+fn describe(reference: &GitRef) -> String {
+    match reference {
+        GitRef::Branch(name) => format!("branch {name}"),
+        GitRef::Tag(name) => format!("tag {name}"),
+        GitRef::Commit(id) => format!("commit {id}"),
+    }
+}
+
+/// The commit `reference` names among the remote's heads: a tag peeled to its commit.
+fn find_tip(heads: &[RemoteHead<'_>], reference: &GitRef) -> Option<Oid> {
+    let name = remote_ref(reference);
+    let peeled = format!("{name}^{{}}");
+    let find = |wanted: &str| {
+        heads
+            .iter()
+            .find(|h| h.name() == wanted)
+            .map(RemoteHead::oid)
+    };
+    find(&peeled).or_else(|| find(&name))
+}
+
+/// libssh2 could not load the key (wrong passphrase, unsupported format). libgit2 gives this no
+/// code of its own, only its wording for every failure of the authentication step.
+fn is_unusable_key(err: &git2::Error) -> bool {
+    err.class() == ErrorClass::Ssh
+        && err
+            .message()
+            .starts_with("failed to authenticate SSH session")
+}
+
+fn proxy() -> ProxyOptions<'static> {
+    let mut proxy = ProxyOptions::new();
+    proxy.auto();
+    proxy
+}
+
+impl GitSource {
+    /// The commit the remote's followed branch or tag points at (`git ls-remote`).
+    pub(super) fn ls_remote(&self) -> Result<Oid, GitError> {
+        let url = self.remote.url.as_str();
+        let auth = Auth::new(&self.remote, &self.transport);
+        let mut remote = self
+            .repo
+            .remote_anonymous(url)
+            .map_err(|e| self.remote_error(&auth, &e))?;
+        let connection = remote
+            .connect_auth(Direction::Fetch, Some(auth.callbacks()), Some(proxy()))
+            .map_err(|e| self.remote_error(&auth, &e))?;
+        let heads = connection
+            .list()
+            .map_err(|e| self.remote_error(&auth, &e))?;
+        find_tip(heads, &self.remote.reference).ok_or_else(|| GitError::RefNotFound {
+            url: url.to_string(),
+            reference: describe(&self.remote.reference),
+        })
+    }
+
+    /// Fetch the followed branch or tag, force-updating the cache's ref; the new tip.
+    pub(super) fn fetch_ref(&self) -> Result<Oid, GitError> {
+        let local = local_ref(&self.remote.reference).expect("a branch or tag has a local ref");
+        self.fetch(&[format!("+{}:{local}", remote_ref(&self.remote.reference))])?;
+        self.local_tip()?.ok_or_else(|| GitError::RefNotFound {
+            url: self.remote.url.clone(),
+            reference: describe(&self.remote.reference),
+        })
+    }
+
+    /// Fetch every branch and tag to find a fixed commit, and pin it with a ref of its own.
+    pub(super) fn fetch_commit(&self, spec: &str) -> Result<Oid, GitError> {
+        self.fetch(&ALL_REFSPECS.map(String::from))?;
+        let id = self
+            .find_local_commit(spec)?
+            .ok_or_else(|| self.commit_not_found(spec))?;
+        let pin = format!("{TIP_NAMESPACE}commits/{id}");
+        let pinned = self
+            .repo
+            .reference(&pin, id, true, "stackctl: fixed commit");
+        pinned.map_err(|e| self.cache_error(&e))?;
+        Ok(id)
+    }
+
+    fn fetch(&self, refspecs: &[String]) -> Result<(), GitError> {
+        let url = self.remote.url.as_str();
+        let auth = Auth::new(&self.remote, &self.transport);
+        let mut remote = self
+            .repo
+            .remote_anonymous(url)
+            .map_err(|e| self.remote_error(&auth, &e))?;
+        let mut options = FetchOptions::new();
+        options
+            .remote_callbacks(auth.callbacks())
+            .proxy_options(proxy());
+        // Only what the refspecs name: no tags tagging along, no FETCH_HEAD file.
+        options
+            .download_tags(AutotagOption::None)
+            .update_fetchhead(false);
+        let fetched = remote.fetch(refspecs, Some(&mut options), None);
+        fetched.map_err(|e| self.fetch_error(&auth, &e))
+    }
+
+    /// A failure to reach or list the remote: what a callback saw, else by libgit2's code.
+    fn remote_error(&self, auth: &Auth<'_>, err: &git2::Error) -> GitError {
+        let url = self.remote.url.clone();
+        let reason = err.message().to_string();
+        auth.failure().unwrap_or(match err.code() {
+            ErrorCode::Auth => GitError::AuthFailed { url, reason },
+            ErrorCode::Certificate => GitError::Tls { url, reason },
+            _ if is_unusable_key(err) => GitError::AuthFailed {
+                url,
+                reason: format!(
+                    "{reason} (a wrong passphrase, or a key format libssh2 cannot read)"
+                ),
+            },
+            _ => GitError::Unreachable { url, reason },
+        })
+    }
+
+    /// As [`Self::remote_error`], but errors of the local object store blame the cache.
+    fn fetch_error(&self, auth: &Auth<'_>, err: &git2::Error) -> GitError {
+        match err.class() {
+            ErrorClass::Odb | ErrorClass::Reference | ErrorClass::Object | ErrorClass::Index => {
+                auth.failure().unwrap_or_else(|| self.cache_error(err))
+            }
+            _ => self.remote_error(auth, err),
+        }
+    }
+}
