@@ -13,6 +13,7 @@ fn main() {
         stackctl::cli::Command::Rollback(args) => stackctl::commands::cluster::rollback(args),
         stackctl::cli::Command::Rm(args) => stackctl::commands::cluster::rm(args),
         stackctl::cli::Command::History(args) => stackctl::commands::cluster::history(args),
+        stackctl::cli::Command::Watch(args) => stackctl::commands::watch::run(args),
     };
     std::process::exit(code);
 }

@@ -37,6 +37,8 @@ pub enum Command {
     Rm(RmArgs),
     /// The last applies of a stack: when, by whom, what changed, outcome.
     History(StackCommandArgs),
+    /// Follow git branches or folders and keep stacks as their files say (a GitOps controller).
+    Watch(Box<watch::WatchArgs>),
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ pub mod progress;
 pub mod render;
 pub mod stack_name;
 pub mod validate;
+pub mod watch;
 
 use std::io::{IsTerminal, Write};
 

@@ -4,6 +4,9 @@
 pub mod backoff;
 pub mod clock;
 pub mod config;
+pub mod controller;
+pub mod follow;
+pub mod http;
 pub mod inputs;
 pub mod log;
 pub mod memory;

@@ -65,6 +65,20 @@ pub async fn reconcile<E: Engine + 'static>(
         s.desired_revision = Some(job.revision.clone());
     });
     let inputs = read_inputs(job).await;
+    // A folder has no revisions of its own: its stack's files' digest is one.
+    let named;
+    let job = match inputs.digest() {
+        Some(digest) if job.revision.is_empty() => {
+            named = Job {
+                revision: format!("files:{}", &digest[..12]),
+                ..job.clone()
+            };
+            ctx.board
+                .stack(&stack, |s| s.desired_revision = Some(named.revision.clone()));
+            &named
+        }
+        _ => job,
+    };
     let (desired, digest) = match inputs {
         Inputs::Unsettled => {
             ctx.log.info(
@@ -539,13 +553,10 @@ fn log_event(log: &Log, board: &SharedBoard, stack: &str, event: &ApplyEvent) {
             "applying".clone_into(&mut s.state);
         }),
         ApplyEvent::Object { kind, name, action } => {
-            log.info(
-                stack,
-                &format!("{action:?} {} {name}", kind.word()).to_lowercase(),
-            );
+            log.info(stack, &format!("{} {} {name}", verb(*action), kind.word()));
         }
         ApplyEvent::ServiceWritten { name, action } => {
-            log.info(stack, &format!("{action:?} service {name}").to_lowercase());
+            log.info(stack, &format!("{} service {name}", verb(*action)));
         }
         ApplyEvent::Progress { name, message } => {
             board.stack(stack, |s| s.state = format!("applying: {name}: {message}"));
@@ -560,5 +571,14 @@ fn log_event(log: &Log, board: &SharedBoard, stack: &str, event: &ApplyEvent) {
             log.line(level, stack, &format!("{name}: {text}"), &[]);
         }
         ApplyEvent::Warning(message) => log.warn(stack, message),
+    }
+}
+
+fn verb(action: crate::plan::Action) -> &'static str {
+    match action {
+        crate::plan::Action::Create => "created",
+        crate::plan::Action::Update => "updated",
+        crate::plan::Action::Remove => "removed",
+        crate::plan::Action::Unchanged => "checked",
     }
 }

@@ -1,0 +1,80 @@
+//! A folder source: file-system events (notify), debounced so that an editor's save or a copy
+//! arrives as one change; a periodic rescan catches events the file system did not deliver.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+use tokio::sync::mpsc::UnboundedSender;
+
+use super::SourceEvent;
+use crate::apply::Stop;
+use crate::watch::log::Log;
+use crate::watch::status::SharedBoard;
+
+/// Quiet time after the last event before a change is reported.
+const DEBOUNCE: Duration = Duration::from_millis(300);
+
+/// The revision a folder source reports: its stacks name their own (a digest of their files).
+pub const FOLDER_REVISION: &str = "";
+
+pub struct FolderFollower {
+    pub name: String,
+    pub dir: PathBuf,
+    /// Between two rescans (the source's `interval`).
+    pub rescan: Duration,
+    pub board: SharedBoard,
+    pub log: Log,
+    pub stop: Stop,
+}
+
+/// Watch until stopped. The folder itself is the revision's root: its stacks read it directly.
+pub async fn follow_folder(follower: FolderFollower, events: UnboundedSender<SourceEvent>) {
+    let subject = format!("source {}", follower.name);
+    let name = follower.name.clone();
+    let sender = events.clone();
+    let handler = move |result: DebounceEventResult| {
+        let Ok(batch) = result else { return };
+        let paths: Vec<PathBuf> = batch.into_iter().flat_map(|e| e.event.paths).collect();
+        if !paths.is_empty() {
+            let _ = sender.send(SourceEvent::Files {
+                source: name.clone(),
+                paths,
+            });
+        }
+    };
+    let debouncer = new_debouncer(DEBOUNCE, None, handler).and_then(|mut debouncer| {
+        debouncer.watch(&follower.dir, RecursiveMode::Recursive)?;
+        Ok(debouncer)
+    });
+    let _debouncer = match debouncer {
+        Ok(debouncer) => Some(debouncer),
+        Err(err) => {
+            let message = format!(
+                "cannot watch {} ({err}); falling back to a rescan every {}s",
+                follower.dir.display(),
+                follower.rescan.as_secs()
+            );
+            follower.log.warn(&subject, &message);
+            follower.board.source(&follower.name, |s| s.error = Some(message));
+            None
+        }
+    };
+    follower.board.source(&follower.name, |s| {
+        s.revision = Some("(files)".into());
+    });
+    let _ = events.send(SourceEvent::Revision {
+        source: follower.name.clone(),
+        revision: FOLDER_REVISION.into(),
+        root: follower.dir.clone(),
+    });
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(follower.rescan) => {
+                let _ = events.send(SourceEvent::Files { source: follower.name.clone(), paths: Vec::new() });
+            }
+            () = follower.stop.wait() => return,
+        }
+    }
+}
