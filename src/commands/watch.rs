@@ -11,14 +11,14 @@ use super::{exit, prepare};
 use crate::apply::Stop;
 use crate::cli::use_color;
 use crate::cli::watch::WatchArgs;
-use crate::engine::{ConnectOptions, Engine, connect};
+use crate::engine::{ConnectOptions, Counting, Engine, connect};
 use crate::load::diagnostic::render;
 use crate::watch::config::{self, WatchConfig};
 use crate::watch::controller::Controller;
-use crate::watch::http;
+use crate::watch::http::{self, CallCounter};
 use crate::watch::log::Log;
 use crate::watch::reconcile::Context;
-use crate::watch::status::SharedBoard;
+use crate::watch::status::{EngineCalls, SharedBoard};
 
 #[must_use]
 pub fn run(args: &WatchArgs) -> i32 {
@@ -67,7 +67,10 @@ fn load(args: &WatchArgs) -> Option<WatchConfig> {
                 eprint!("{}", render(diag, &failure.sources, color));
             }
             let errors = failure.diagnostics.iter().filter(|d| d.is_error()).count();
-            eprintln!("{errors} error(s) in {}; nothing was started", path.display());
+            eprintln!(
+                "{errors} error(s) in {}; nothing was started",
+                path.display()
+            );
             None
         }
     }
@@ -96,7 +99,7 @@ async fn watch(args: &WatchArgs, config: WatchConfig, state_dir: PathBuf) -> Res
         .await
         .and_then(|p| p.require_manager())
         .map_err(Report::new)?;
-    let engine = Arc::new(engine);
+    let engine = Arc::new(Counting::new(engine));
     let (handle, stop) = Stop::new();
     let board = SharedBoard::default();
     board.lock().started = crate::watch::clock::now();
@@ -104,11 +107,22 @@ async fn watch(args: &WatchArgs, config: WatchConfig, state_dir: PathBuf) -> Res
         format: config.controller.log_format,
     };
     if let Some(addr) = config.controller.listen {
-        let served = http::bind(addr, board.clone(), engine.clone(), stop.clone())
+        let counted = engine.clone();
+        let calls: CallCounter = Box::new(move || {
+            let calls = counted.calls();
+            EngineCalls {
+                reads: calls.reads(),
+                writes: calls.writes(),
+            }
+        });
+        let served = http::bind(addr, board.clone(), engine.clone(), calls, stop.clone())
             .await
             .map_err(|e| Report::msg(format!("cannot listen on {addr}: {e}")))?;
         tokio::spawn(served);
-        log.info("watch", &format!("serving /healthz and /status on http://{addr}"));
+        log.info(
+            "watch",
+            &format!("serving /healthz and /status on http://{addr}"),
+        );
     }
     log.info(
         "watch",

@@ -12,12 +12,12 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 
+use super::clock;
 use super::config::{SourceKind, StackConfig, StackMode, WatchConfig};
 use super::follow::{self, Drifted, FolderFollower, GitFollower, SourceEvent};
 use super::memory::Memory;
 use super::reconcile::{Action, Context, Job, reconcile};
 use super::trigger::Reason;
-use super::clock;
 use crate::apply::record;
 use crate::engine::Engine;
 
@@ -31,7 +31,10 @@ enum Message {
     Drift(Drifted),
     DriftSettled(String),
     Resync,
-    Timer { stack: String, generation: u64 },
+    Timer {
+        stack: String,
+        generation: u64,
+    },
     Done {
         stack: String,
         memory: Memory,
@@ -103,7 +106,10 @@ impl<E: Engine + 'static> Controller<E> {
             }
         }
         self.ctx.board.lock().stopping = true;
-        self.ctx.log.info("watch", "stopping: no new writes; waiting for reconciles under way");
+        self.ctx.log.info(
+            "watch",
+            "stopping: no new writes; waiting for reconciles under way",
+        );
         self.drain().await;
     }
 
@@ -116,14 +122,20 @@ impl<E: Engine + 'static> Controller<E> {
             let memory = match record::read(self.ctx.engine.as_ref(), &config.name).await {
                 Ok(entries) => Memory::from_history(&entries, now),
                 Err(err) => {
-                    self.ctx.log.warn(&name, &format!("cannot read the stack's history: {err}"));
+                    self.ctx
+                        .log
+                        .warn(&name, &format!("cannot read the stack's history: {err}"));
                     Memory::default()
                 }
             };
             let source = config.source.clone();
             self.ctx.board.stack(&name, |s| {
                 s.source = source;
-                s.mode = if config.mode == StackMode::Plan { "plan" } else { "apply" };
+                s.mode = if config.mode == StackMode::Plan {
+                    "plan"
+                } else {
+                    "apply"
+                };
                 s.suspended = config.suspend;
                 "waiting for its source".clone_into(&mut s.state);
                 s.lock = "free";
@@ -187,7 +199,11 @@ impl<E: Engine + 'static> Controller<E> {
         });
     }
 
-    fn start_source(&self, source: &super::config::SourceConfig, events: UnboundedSender<SourceEvent>) {
+    fn start_source(
+        &self,
+        source: &super::config::SourceConfig,
+        events: UnboundedSender<SourceEvent>,
+    ) {
         let (board, log, stop) = (self.ctx.board.clone(), self.ctx.log, self.ctx.stop.clone());
         match &source.kind {
             SourceKind::Git(remote) => {
@@ -223,7 +239,9 @@ impl<E: Engine + 'static> Controller<E> {
                 revision,
                 root,
             }) => self.new_revision(&source, revision, root),
-            Message::Source(SourceEvent::Files { source, paths }) => self.files_changed(&source, &paths),
+            Message::Source(SourceEvent::Files { source, paths }) => {
+                self.files_changed(&source, &paths)
+            }
             Message::Drift(drifted) => self.drifted(drifted),
             Message::DriftSettled(stack) => {
                 if let Some(slot) = self.stacks.get_mut(&stack) {
@@ -234,12 +252,28 @@ impl<E: Engine + 'static> Controller<E> {
             Message::Resync => {
                 let names: Vec<String> = self.stacks.keys().cloned().collect();
                 for name in names {
-                    self.request(&name, Reason { resync: true, ..Reason::default() });
+                    self.request(
+                        &name,
+                        Reason {
+                            resync: true,
+                            ..Reason::default()
+                        },
+                    );
                 }
             }
             Message::Timer { stack, generation } => {
-                if self.stacks.get(&stack).is_some_and(|s| s.generation == generation) {
-                    self.request(&stack, Reason { retry: true, ..Reason::default() });
+                if self
+                    .stacks
+                    .get(&stack)
+                    .is_some_and(|s| s.generation == generation)
+                {
+                    self.request(
+                        &stack,
+                        Reason {
+                            retry: true,
+                            ..Reason::default()
+                        },
+                    );
                 }
             }
             Message::Done {
@@ -257,19 +291,33 @@ impl<E: Engine + 'static> Controller<E> {
         slot.revision = Some(revision);
         slot.root = Some(root);
         for name in self.stacks_of(source) {
-            self.request(&name, Reason { revision: true, ..Reason::default() });
+            self.request(
+                &name,
+                Reason {
+                    revision: true,
+                    ..Reason::default()
+                },
+            );
         }
     }
 
     fn files_changed(&mut self, source: &str, paths: &[PathBuf]) {
         for name in self.stacks_of(source) {
-            let Some(slot) = self.stacks.get(&name) else { continue };
+            let Some(slot) = self.stacks.get(&name) else {
+                continue;
+            };
             // Only the files a stack read concern it (editors' temporary files do not).
             let reads = slot.memory.as_ref().map(|m| &m.reads);
             let concerned = paths.is_empty()
                 || reads.is_none_or(|r| r.is_empty() || paths.iter().any(|p| r.contains(p)));
             if concerned {
-                self.request(&name, Reason { files: true, ..Reason::default() });
+                self.request(
+                    &name,
+                    Reason {
+                        files: true,
+                        ..Reason::default()
+                    },
+                );
             }
         }
     }
@@ -286,7 +334,9 @@ impl<E: Engine + 'static> Controller<E> {
             drift: Some(drifted.what),
             ..Reason::default()
         };
-        slot.pending.get_or_insert_with(Reason::default).merge(reason);
+        slot.pending
+            .get_or_insert_with(Reason::default)
+            .merge(reason);
         let (sender, stack) = (self.sender.clone(), drifted.stack);
         tokio::spawn(async move {
             tokio::time::sleep(DRIFT_SETTLE).await;
@@ -307,29 +357,41 @@ impl<E: Engine + 'static> Controller<E> {
         let Some(slot) = self.stacks.get_mut(name) else {
             return;
         };
-        slot.pending.get_or_insert_with(Reason::default).merge(reason);
+        slot.pending
+            .get_or_insert_with(Reason::default)
+            .merge(reason);
         self.start_if_ready(name);
     }
 
     fn start_if_ready(&mut self, name: &str) {
-        let Some(slot) = self.stacks.get(name) else { return };
+        let Some(slot) = self.stacks.get(name) else {
+            return;
+        };
         if slot.is_running() || slot.pending.is_none() || slot.drift_settling {
             return;
         }
         if slot.config.suspend {
-            self.ctx.board.stack(name, |s| "suspended".clone_into(&mut s.state));
+            self.ctx
+                .board
+                .stack(name, |s| "suspended".clone_into(&mut s.state));
             return;
         }
-        let Some(source) = self.sources.get(&slot.config.source) else { return };
+        let Some(source) = self.sources.get(&slot.config.source) else {
+            return;
+        };
         let (Some(revision), Some(root)) = (source.revision.clone(), source.root.clone()) else {
             return;
         };
         if let Some(waiting) = self.waiting_for(&slot.config) {
-            self.ctx.board.stack(name, |s| s.state = format!("waiting for {waiting}"));
+            self.ctx
+                .board
+                .stack(name, |s| s.state = format!("waiting for {waiting}"));
             return;
         }
         let origin = source.origin.clone();
-        let Some(slot) = self.stacks.get_mut(name) else { return };
+        let Some(slot) = self.stacks.get_mut(name) else {
+            return;
+        };
         let (Some(memory), Some(reason)) = (slot.memory.take(), slot.pending.take()) else {
             return;
         };
@@ -342,43 +404,56 @@ impl<E: Engine + 'static> Controller<E> {
         };
         let (ctx, limit, sender) = (self.ctx.clone(), self.limit.clone(), self.sender.clone());
         let stack = name.to_owned();
-        self.ctx.board.stack(name, |s| "queued".clone_into(&mut s.state));
+        self.ctx
+            .board
+            .stack(name, |s| "queued".clone_into(&mut s.state));
         tokio::spawn(async move {
             let _permit = limit.acquire_owned().await;
             let (memory, action) = reconcile(&ctx, &job, memory).await;
-            let _ = sender.send(Message::Done { stack, memory, action });
+            let _ = sender.send(Message::Done {
+                stack,
+                memory,
+                action,
+            });
         });
     }
 
     /// The first dependency of `config` not in sync at its source's current revision.
     fn waiting_for(&self, config: &StackConfig) -> Option<String> {
-        config.depends_on.iter().find_map(|dep| {
-            let name = dep.to_string();
-            let slot = self.stacks.get(&name)?;
-            let memory = slot.memory.as_ref()?;
-            let revision = self.sources.get(&slot.config.source)?.revision.clone();
-            let ready = slot.pending.is_none()
-                && memory.in_sync
-                && memory.reconciled_revision.is_some()
-                && memory.reconciled_revision == revision;
-            (!ready).then_some(name)
-        }).or_else(|| {
-            config
-                .depends_on
-                .iter()
-                .map(ToString::to_string)
-                .find(|d| self.stacks.get(d).is_some_and(Slot::is_running))
-        })
+        config
+            .depends_on
+            .iter()
+            .find_map(|dep| {
+                let name = dep.to_string();
+                let slot = self.stacks.get(&name)?;
+                let memory = slot.memory.as_ref()?;
+                let revision = self.sources.get(&slot.config.source)?.revision.clone();
+                let ready = slot.pending.is_none()
+                    && memory.in_sync
+                    && memory.reconciled_revision.is_some()
+                    && memory.reconciled_revision == revision;
+                (!ready).then_some(name)
+            })
+            .or_else(|| {
+                config
+                    .depends_on
+                    .iter()
+                    .map(ToString::to_string)
+                    .find(|d| self.stacks.get(d).is_some_and(Slot::is_running))
+            })
     }
 
     fn done(&mut self, name: &str, memory: Memory, action: Action) {
-        let Some(slot) = self.stacks.get_mut(name) else { return };
+        let Some(slot) = self.stacks.get_mut(name) else {
+            return;
+        };
         slot.memory = Some(memory);
         slot.generation += 1;
         let next = match action {
             Action::Await => None,
             Action::RequeueAfter(after) => {
-                let (sender, stack, generation) = (self.sender.clone(), name.to_owned(), slot.generation);
+                let (sender, stack, generation) =
+                    (self.sender.clone(), name.to_owned(), slot.generation);
                 tokio::spawn(async move {
                     tokio::time::sleep(after).await;
                     let _ = sender.send(Message::Timer { stack, generation });
@@ -398,7 +473,13 @@ impl<E: Engine + 'static> Controller<E> {
             .map(|(n, _)| n.clone())
             .collect();
         for dependent in dependents {
-            self.request(&dependent, Reason { dependency: true, ..Reason::default() });
+            self.request(
+                &dependent,
+                Reason {
+                    dependency: true,
+                    ..Reason::default()
+                },
+            );
         }
     }
 

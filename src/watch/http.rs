@@ -11,16 +11,20 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 
-use super::status::SharedBoard;
+use super::status::{EngineCalls, SharedBoard};
 use crate::apply::Stop;
 use crate::engine::Engine;
 
 /// How long `/healthz` waits for the daemon.
 const DAEMON_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// Reads the engine's call counts for `/status`.
+pub type CallCounter = Box<dyn Fn() -> EngineCalls + Send + Sync>;
+
 struct Shared<E> {
     board: SharedBoard,
     engine: Arc<E>,
+    calls: CallCounter,
 }
 
 /// Bind now (so a taken address fails the start), serve until stopped.
@@ -28,10 +32,15 @@ pub async fn bind<E: Engine + 'static>(
     addr: SocketAddr,
     board: SharedBoard,
     engine: Arc<E>,
+    calls: CallCounter,
     stop: Stop,
 ) -> std::io::Result<impl Future<Output = std::io::Result<()>>> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    let shared = Arc::new(Shared { board, engine });
+    let shared = Arc::new(Shared {
+        board,
+        engine,
+        calls,
+    });
     let app = Router::new()
         .route("/healthz", get(healthz::<E>))
         .route("/status", get(status::<E>))
@@ -61,5 +70,7 @@ async fn healthz<E: Engine>(State(shared): State<Arc<Shared<E>>>) -> Response {
 }
 
 async fn status<E: Engine>(State(shared): State<Arc<Shared<E>>>) -> Json<super::status::Board> {
-    Json(shared.board.snapshot())
+    let mut board = shared.board.snapshot();
+    board.engine_calls = (shared.calls)();
+    Json(board)
 }

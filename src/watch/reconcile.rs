@@ -73,8 +73,9 @@ pub async fn reconcile<E: Engine + 'static>(
                 revision: format!("files:{}", &digest[..12]),
                 ..job.clone()
             };
-            ctx.board
-                .stack(&stack, |s| s.desired_revision = Some(named.revision.clone()));
+            ctx.board.stack(&stack, |s| {
+                s.desired_revision = Some(named.revision.clone())
+            });
             &named
         }
         _ => job,
@@ -231,6 +232,8 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
             },
             lock_wait: None,
             max_removals: config.max_removals,
+            // As `stackctl apply`: images go as tags, no registry round trip per reconcile.
+            resolve_image: crate::observe::images::ResolveImage::Never,
             ..DeployOptions::default()
         }
     }
@@ -261,7 +264,7 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
         }
         let plan = planned.plan;
         if !plan.has_changes() {
-            self.in_sync();
+            self.in_sync(true);
             return Action::Await;
         }
         let changes = change_lines(&plan);
@@ -319,7 +322,9 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
         }
     }
 
-    fn in_sync(&mut self) {
+    /// The cluster matches the files; `tell` logs it when that is news (a first check, a
+    /// startup), not after every drift event our own writes caused.
+    fn in_sync(&mut self, tell: bool) {
         let stack = self.stack();
         let revision = self.job.revision.clone();
         let first_sight = self.memory.deployed_inputs.as_deref() != Some(self.digest);
@@ -329,7 +334,7 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
         self.memory.failure = None;
         self.memory.in_sync = true;
         let message = format!("in sync with revision {}", short(&revision));
-        if first_sight || !self.job.reason.is_inputs_only() {
+        if tell && (first_sight || self.job.reason.startup) {
             let why = self.job.reason.describe();
             self.ctx
                 .log
@@ -386,7 +391,10 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
         } else {
             (true, "healing".to_owned())
         };
-        let message = format!("drift: changed outside stackctl; {action}");
+        let message = format!(
+            "drift: the cluster differs from revision {} (cluster → files), changed outside stackctl; {action}",
+            short(&self.job.revision)
+        );
         let lines = changes.iter().map(|c| json!(c)).collect();
         let level = if heal { Level::Info } else { Level::Warn };
         self.ctx
@@ -476,7 +484,7 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
             self.ctx.log.warn(&stack, warning);
         }
         if !deployed.plan.has_changes() {
-            self.in_sync();
+            self.in_sync(true);
             return Action::Await;
         }
         if deployed.was_stopped() {
@@ -499,7 +507,7 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
                 took.as_secs_f64()
             );
             self.ctx.log.info(&stack, &message);
-            self.in_sync();
+            self.in_sync(false);
             let result = outcome(self.job, "applied", message, changes, vec![]);
             self.ctx
                 .board

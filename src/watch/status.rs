@@ -15,6 +15,14 @@ pub struct Board {
     pub stopping: bool,
     pub sources: BTreeMap<String, SourceStatus>,
     pub stacks: BTreeMap<String, StackStatus>,
+    /// Engine API calls since the start: a watcher with nothing to do makes no writes.
+    pub engine_calls: EngineCalls,
+}
+
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct EngineCalls {
+    pub reads: u64,
+    pub writes: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

@@ -57,7 +57,9 @@ pub async fn follow_folder(follower: FolderFollower, events: UnboundedSender<Sou
                 follower.rescan.as_secs()
             );
             follower.log.warn(&subject, &message);
-            follower.board.source(&follower.name, |s| s.error = Some(message));
+            follower
+                .board
+                .source(&follower.name, |s| s.error = Some(message));
             None
         }
     };

@@ -33,7 +33,11 @@ pub struct GitFollower {
 
 /// Poll until stopped, sending each new revision.
 pub async fn follow_git(follower: GitFollower, events: UnboundedSender<SourceEvent>) {
-    let cache = follower.state_dir.join("sources").join(&follower.name).join("repo.git");
+    let cache = follower
+        .state_dir
+        .join("sources")
+        .join(&follower.name)
+        .join("repo.git");
     let checkouts = follower.state_dir.join("checkouts").join(&follower.name);
     let mut backoff = Backoff::fetch(follower.interval);
     let mut source: Option<GitSource> = None;
@@ -138,7 +142,12 @@ fn check_out(git: &GitSource, commit: &str, checkouts: &Path) -> Result<PathBuf,
     Ok(root)
 }
 
-fn publish(follower: &GitFollower, commit: &str, root: PathBuf, events: &UnboundedSender<SourceEvent>) {
+fn publish(
+    follower: &GitFollower,
+    commit: &str,
+    root: PathBuf,
+    events: &UnboundedSender<SourceEvent>,
+) {
     follower.log.info(
         &format!("source {}", follower.name),
         &format!("revision {}", short(commit)),
@@ -180,7 +189,9 @@ fn report(follower: &GitFollower, err: &GitError, failures: u32, wait: Duration)
         message.push_str(&format!(" (help: {help})"));
     }
     follower.log.error(&subject, &message);
-    follower.board.source(&follower.name, |s| s.failures = failures);
+    follower
+        .board
+        .source(&follower.name, |s| s.failures = failures);
 }
 
 fn checked(follower: &GitFollower, error: Option<String>, next: Duration) {
