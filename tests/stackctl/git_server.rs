@@ -1,5 +1,6 @@
 //! Real git servers on loopback for the git source tests: `git http-backend` behind lighttpd
-//! with basic auth, and OpenSSH's sshd; plus a bare repository with a work clone to push from.
+//! with basic auth, and OpenSSH's sshd (and an ssh-agent to hold keys for it); plus a bare
+//! repository with a work clone to push from.
 //!
 //! Each server is a child process on a free 127.0.0.1 port with a generated config in its own
 //! temp dir; dropping the server kills it and removes the dir. A missing lighttpd or sshd fails
@@ -14,6 +15,8 @@ use std::time::{Duration, Instant};
 const LIGHTTPD: &str = "/usr/sbin/lighttpd";
 const SSHD: &str = "/usr/sbin/sshd";
 const HTTP_BACKEND: &str = "/usr/lib/git-core/git-http-backend";
+const SSH_AGENT: &str = "/usr/bin/ssh-agent";
+const SSH_ADD: &str = "/usr/bin/ssh-add";
 
 /// Run `git` with a fixed identity (no global config needed); panic with its output on failure.
 pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
@@ -466,4 +469,67 @@ fn known_hosts_line(port: u16, public_key: &Path) -> String {
 fn current_user() -> String {
     let out = Command::new("id").arg("-un").output().expect("id runs");
     String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// OpenSSH's ssh-agent in the foreground (`-D`) on a socket of its own, holding only the keys
+/// given to [`SshAgent::add`]; killed (and its socket removed) on drop.
+pub(crate) struct SshAgent {
+    child: Child,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for SshAgent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl SshAgent {
+    pub(crate) fn start() -> Self {
+        require(SSH_AGENT, "openssh-client");
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new(SSH_AGENT)
+            .arg("-D")
+            .arg("-a")
+            .arg(dir.path().join("agent.sock"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ssh-agent runs");
+        let mut agent = Self { child, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !agent.socket().exists() {
+            let exited = agent.child.try_wait().unwrap();
+            assert!(
+                exited.is_none() && Instant::now() < deadline,
+                "ssh-agent did not start ({exited:?})"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        agent
+    }
+
+    /// What `SSH_AUTH_SOCK` must name for a client of this agent.
+    pub(crate) fn socket(&self) -> PathBuf {
+        self.dir.path().join("agent.sock")
+    }
+
+    /// `ssh-add` a private key (without a passphrase) to this agent.
+    pub(crate) fn add(&self, key: &Path) {
+        require(SSH_ADD, "openssh-client");
+        let out = Command::new(SSH_ADD)
+            .arg("-q")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", self.socket())
+            .stdin(Stdio::null())
+            .output()
+            .expect("ssh-add runs");
+        assert!(
+            out.status.success(),
+            "ssh-add failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -2,15 +2,18 @@
 //! lighttpd, and OpenSSH's sshd with deploy keys and host key checks.
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::MetadataExt as _;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use stackctl::watch::source::git::{GitError, GitSource, Polled};
 use stackctl::watch::source::{GitRef, GitRemote};
 
-use crate::git_server::{HttpServer, RedirectServer, Repo, SshServer};
+use crate::git_server::{HttpServer, RedirectServer, Repo, SshAgent, SshServer};
 
 fn remote(url: String) -> GitRemote {
     GitRemote {
@@ -54,6 +57,40 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
             .any(|w| w == needle.as_bytes())
     };
     files.filter(holds).cloned().collect()
+}
+
+/// Run the `#[ignore]`d test `name` of this binary in a child process with `vars` set, and
+/// require it to pass within a minute (a hang is killed and fails the test).
+///
+/// For what a test must read from the environment: setting a variable in this multi-threaded
+/// process is unsound (Rust 2024 makes `set_var` unsafe).
+fn run_child_test(name: &str, vars: &[(&str, &OsStr)]) {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("output");
+    let out = fs::File::create(&log).unwrap();
+    let mut child = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", &format!("watch_source::{name}"), "--ignored"])
+        .envs(vars.iter().copied())
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let text = fs::read_to_string(&log).unwrap();
+    let status = status.unwrap_or_else(|| panic!("{name} hung, killed after 60 s: {text}"));
+    assert!(status.success() && text.contains("1 passed"), "{text}");
 }
 
 /// Poll twice, push, force-push back: the behaviour every transport must show.
@@ -102,27 +139,20 @@ fn git_http_with_the_right_token_follows_pushes_and_stores_no_token() {
     );
 }
 
-/// The token from an environment variable. Setting a variable in this multi-threaded process
-/// is unsound (Rust 2024 makes `set_var` unsafe), so a child run of this test binary gets it.
+/// The token from an environment variable, read in a child run of this test binary.
 #[test]
 fn git_http_token_from_an_environment_variable() {
     let repo = Repo::new();
     let first = repo.commit(&[("a", "1")], "first");
     repo.push();
     let http = HttpServer::start(&repo.root());
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "watch_source::git_http_token_from_env_child",
-            "--ignored",
-        ])
-        .env("STACKCTL_TEST_GIT_TOKEN", &http.token)
-        .env("STACKCTL_TEST_GIT_URL", http.url(&repo))
-        .env("STACKCTL_TEST_GIT_COMMIT", &first)
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success() && text.contains("1 passed"), "{text}");
+    let url = http.url(&repo);
+    let vars = [
+        ("STACKCTL_TEST_GIT_TOKEN", OsStr::new(&http.token)),
+        ("STACKCTL_TEST_GIT_URL", OsStr::new(&url)),
+        ("STACKCTL_TEST_GIT_COMMIT", OsStr::new(&first)),
+    ];
+    run_child_test("git_http_token_from_env_child", &vars);
 }
 
 #[test]
@@ -298,6 +328,114 @@ fn git_ssh_refuses_a_wrong_key_an_unknown_host_and_a_changed_host_key() {
         text.contains(&format!("{}:1", ssh.keys.changed_known_hosts.display())),
         "{text}"
     );
+}
+
+/// `ssh-keygen -H -f`: a copy of `known_hosts` with its host names hashed, as OpenSSH writes
+/// them by default on Debian (`HashKnownHosts yes`).
+fn hashed_copy(known_hosts: &Path, to: &Path) -> PathBuf {
+    fs::copy(known_hosts, to).unwrap();
+    let out = Command::new("ssh-keygen")
+        .arg("-H")
+        .arg("-f")
+        .arg(to)
+        .output()
+        .expect("ssh-keygen runs");
+    assert!(
+        out.status.success(),
+        "ssh-keygen -H failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = fs::read_to_string(to).unwrap();
+    assert!(
+        text.starts_with("|1|") && !text.contains("127.0.0.1"),
+        "{text}"
+    );
+    to.to_path_buf()
+}
+
+#[test]
+fn git_ssh_with_a_hashed_known_hosts_file() {
+    let (repo, ssh) = (Repo::new(), SshServer::start());
+    let first = repo.commit(&[("a", "1")], "first");
+    repo.push();
+    let dir = tempfile::tempdir().unwrap();
+    let poll = |known_hosts: &Path, name: &str| {
+        let remote = ssh_remote(&ssh, &repo, &ssh.keys.deploy_key, known_hosts);
+        open(remote, &dir.path().join(name)).poll()
+    };
+
+    let known_hosts = hashed_copy(
+        &ssh.keys.known_hosts,
+        &dir.path().join("known_hosts.hashed"),
+    );
+    assert_eq!(poll(&known_hosts, "known").unwrap(), Polled::Changed(first));
+
+    let changed = hashed_copy(
+        &ssh.keys.changed_known_hosts,
+        &dir.path().join("changed.hashed"),
+    );
+    let err = poll(&changed, "changed").unwrap_err();
+    assert!(
+        matches!(err, GitError::HostKeyChanged { line: 1, .. }),
+        "{err:?}"
+    );
+}
+
+/// No key file: the key is in a real ssh-agent, found through `SSH_AUTH_SOCK` (so each case
+/// runs in a child, see [`run_child_test`]). An agent without the deploy key is an auth error.
+#[test]
+fn git_ssh_through_an_agent_with_or_without_the_deploy_key() {
+    let (repo, ssh) = (Repo::new(), SshServer::start());
+    let first = repo.commit(&[("a", "1")], "first");
+    repo.push();
+    let with_key = SshAgent::start();
+    with_key.add(&ssh.keys.deploy_key);
+    let other_key = SshAgent::start();
+    other_key.add(&ssh.keys.wrong_key);
+    let empty = SshAgent::start();
+    let url = ssh.url(&repo);
+    let cases = [
+        (&with_key, first.as_str()),
+        (&other_key, "auth failed"),
+        (&empty, "auth failed"),
+    ];
+    for (agent, expect) in cases {
+        let socket = agent.socket();
+        let vars = [
+            ("SSH_AUTH_SOCK", socket.as_os_str()),
+            ("STACKCTL_TEST_GIT_URL", OsStr::new(&url)),
+            (
+                "STACKCTL_TEST_KNOWN_HOSTS",
+                ssh.keys.known_hosts.as_os_str(),
+            ),
+            ("STACKCTL_TEST_EXPECT", OsStr::new(expect)),
+        ];
+        run_child_test("git_ssh_agent_child", &vars);
+    }
+}
+
+#[test]
+#[ignore = "run by git_ssh_through_an_agent_with_or_without_the_deploy_key with its agent"]
+fn git_ssh_agent_child() {
+    let var = |name: &str| std::env::var(name).expect("run by its parent test");
+    let through_agent = GitRemote {
+        known_hosts_file: Some(var("STACKCTL_TEST_KNOWN_HOSTS").into()),
+        ..remote(var("STACKCTL_TEST_GIT_URL"))
+    };
+    let cache = tempfile::tempdir().unwrap();
+    let polled = open(through_agent, cache.path()).poll();
+    match var("STACKCTL_TEST_EXPECT").as_str() {
+        "auth failed" => {
+            let err = polled.unwrap_err();
+            assert!(matches!(err, GitError::AuthFailed { .. }), "{err:?}");
+            assert!(
+                err.to_string()
+                    .contains("refused the keys of the ssh agent"),
+                "{err}"
+            );
+        }
+        commit => assert_eq!(polled.unwrap(), Polled::Changed(commit.to_string())),
+    }
 }
 
 #[test]

@@ -263,8 +263,8 @@ impl HostKey<'_> {
                 known_hosts,
                 line,
             },
-            Verdict::Trusted | Verdict::Unknown { .. } => {
-                let advice = unknown_host_advice(self.host, self.port, &known_hosts, verdict);
+            Verdict::Trusted | Verdict::Unknown => {
+                let advice = unknown_host_advice(self.host, self.port, &known_hosts);
                 GitError::HostKeyUnknown {
                     url,
                     host,
@@ -278,26 +278,15 @@ impl HostKey<'_> {
     }
 }
 
-fn unknown_host_advice(host: &str, port: u16, file: &Path, verdict: &Verdict) -> String {
+fn unknown_host_advice(host: &str, port: u16, file: &Path) -> String {
     let scan = if port == 22 {
         format!("ssh-keyscan {host}")
     } else {
         format!("ssh-keyscan -p {port} {host}")
     };
-    let mut advice = format!(
+    format!(
         "check that the fingerprint is the server's (ask its owner; `{scan} | ssh-keygen -lf -` \
          shows what it presents), then add it: `{scan} >> {}`",
         file.display()
-    );
-    if let Verdict::Unknown {
-        hashed: hashed @ 1..,
-    } = verdict
-    {
-        advice = format!(
-            "{advice}; note: {hashed} hashed line(s) (|1|…, HashKnownHosts) in that file were not \
-             compared: stackctl reads plain host names only, so add a plain line (ssh-keyscan \
-             without -H)"
-        );
-    }
-    advice
+    )
 }

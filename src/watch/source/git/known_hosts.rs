@@ -3,11 +3,17 @@
 //! libssh2 (under git2) checks no host key at all, so this is the only check between us and a
 //! man-in-the-middle. Follows the `SSH_KNOWN_HOSTS FILE FORMAT` of sshd(8): comma-separated host
 //! patterns with `*`/`?` wildcards and `!` negation, `[host]:port` for ports other than 22,
+//! hashed host names (`|1|salt|hash`, as `ssh-keygen -H` and `HashKnownHosts yes` write them),
 //! `@revoked` honoured, `@cert-authority` lines skipped (we check plain host keys only).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use hmac::{Hmac, KeyInit as _, Mac as _};
+use sha1::Sha1;
 use sha2::{Digest as _, Sha256};
+
+/// Salt and hash of a hashed host name are SHA-1 sized; ssh refuses other lengths.
+const SHA1_LEN: usize = 20;
 
 /// One usable line of a `known_hosts` file.
 #[derive(Debug)]
@@ -23,8 +29,12 @@ struct Entry {
 #[derive(Debug)]
 enum Hosts {
     Patterns(Vec<String>),
-    /// `|1|salt|hmac` (HashKnownHosts): HMAC-SHA1 of the host name keyed with the salt.
-    Hashed,
+    /// `|1|salt|hash` (HashKnownHosts): `hash` is the HMAC-SHA1 of one host name (as
+    /// [`host_name`] writes it) keyed with `salt`.
+    Hashed {
+        salt: Vec<u8>,
+        hash: Vec<u8>,
+    },
 }
 
 /// A parsed `known_hosts` file. Malformed lines are ignored, as ssh does.
@@ -42,9 +52,8 @@ pub(crate) enum Verdict {
     Revoked { line: usize },
     /// The host is known with another key of the same type (first such line).
     Changed { line: usize },
-    /// No line for this host has a key of this type. `hashed` counts `|1|…` lines that could
-    /// not be compared (hashed host names are not supported yet).
-    Unknown { hashed: usize },
+    /// No line for this host has a key of this type.
+    Unknown,
 }
 
 impl KnownHosts {
@@ -62,14 +71,10 @@ impl KnownHosts {
     pub(crate) fn check(&self, host: &str, port: u16, key_type: &str, key: &[u8]) -> Verdict {
         let name = host_name(host, port);
         let mut changed = None;
-        let mut hashed = 0;
         for entry in &self.entries {
             let matches = match &entry.hosts {
                 Hosts::Patterns(patterns) => hosts_match(patterns, &name),
-                Hosts::Hashed => {
-                    hashed += 1;
-                    false
-                }
+                Hosts::Hashed { salt, hash } => hashed_match(salt, hash, &name),
             };
             if entry.revoked && entry.key == key {
                 // A revoked key is refused for every host: never weaker than ssh.
@@ -87,7 +92,7 @@ impl KnownHosts {
         }
         match changed {
             Some(line) => Verdict::Changed { line },
-            None => Verdict::Unknown { hashed },
+            None => Verdict::Unknown,
         }
     }
 }
@@ -124,8 +129,8 @@ fn parse_line(line: usize, text: &str) -> Option<Entry> {
     let hosts = fields.next()?;
     let key_type = fields.next()?.to_string();
     let key = STANDARD.decode(fields.next()?).ok()?;
-    let hosts = if hosts.starts_with("|1|") {
-        Hosts::Hashed
+    let hosts = if let Some(hashed) = hosts.strip_prefix("|1|") {
+        parse_hashed(hashed)?
     } else {
         Hosts::Patterns(hosts.split(',').map(str::to_ascii_lowercase).collect())
     };
@@ -136,6 +141,23 @@ fn parse_line(line: usize, text: &str) -> Option<Entry> {
         key_type,
         key,
     })
+}
+
+/// `salt|hash` (after `|1|`), both base64 of SHA-1 size; anything else makes the line malformed.
+fn parse_hashed(text: &str) -> Option<Hosts> {
+    let (salt, hash) = text.split_once('|')?;
+    let decode = |b64: &str| STANDARD.decode(b64).ok().filter(|b| b.len() == SHA1_LEN);
+    Some(Hosts::Hashed {
+        salt: decode(salt)?,
+        hash: decode(hash)?,
+    })
+}
+
+/// Whether `hash` is the HMAC-SHA1 of `name` keyed with `salt` (compared in constant time).
+fn hashed_match(salt: &[u8], hash: &[u8], name: &str) -> bool {
+    let mut mac = Hmac::<Sha1>::new_from_slice(salt).expect("HMAC takes a key of any length");
+    mac.update(name.as_bytes());
+    mac.verify_slice(hash).is_ok()
 }
 
 /// ssh's rule: some positive pattern matches and no negated (`!`) one does.
@@ -171,6 +193,9 @@ mod tests {
     const KEY_A: &str = "AAAAC3NzaC1lZDI1NTE5AAAAIAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     const KEY_B: &str = "AAAAC3NzaC1lZDI1NTE5AAAAIBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB";
 
+    /// `ssh-keygen -H` of `[127.0.0.1]:2222`.
+    const HASHED: &str = "|1|JeGDAPclqsd+JKD/4knZ/jfQD+w=|DX+5eksM2YPS7UVDxgdqqp0EjC4=";
+
     fn key(b64: &str) -> Vec<u8> {
         STANDARD.decode(b64).unwrap()
     }
@@ -186,26 +211,62 @@ mod tests {
             (&format!("a.example,git.example.com,10.0.0.1 {ed} {KEY_A}"), "10.0.0.1", 22, KEY_A, Verdict::Trusted),
             (&format!("[127.0.0.1]:2222 {ed} {KEY_A}"), "127.0.0.1", 2222, KEY_A, Verdict::Trusted),
             // A port-22 entry does not vouch for another port, nor the other way round.
-            (&format!("127.0.0.1 {ed} {KEY_A}"), "127.0.0.1", 2222, KEY_A, Verdict::Unknown { hashed: 0 }),
-            (&format!("[127.0.0.1]:2222 {ed} {KEY_A}"), "127.0.0.1", 22, KEY_A, Verdict::Unknown { hashed: 0 }),
+            (&format!("127.0.0.1 {ed} {KEY_A}"), "127.0.0.1", 2222, KEY_A, Verdict::Unknown),
+            (&format!("[127.0.0.1]:2222 {ed} {KEY_A}"), "127.0.0.1", 22, KEY_A, Verdict::Unknown),
             (&format!("*.example.com {ed} {KEY_A}"), "git.example.com", 22, KEY_A, Verdict::Trusted),
             (&format!("git?.example.com {ed} {KEY_A}"), "git1.example.com", 22, KEY_A, Verdict::Trusted),
-            (&format!("*.example.com,!git.example.com {ed} {KEY_A}"), "git.example.com", 22, KEY_A, Verdict::Unknown { hashed: 0 }),
+            (&format!("*.example.com,!git.example.com {ed} {KEY_A}"), "git.example.com", 22, KEY_A, Verdict::Unknown),
             (&format!("# comment\n\ngit.example.com {ed} {KEY_B}"), "git.example.com", 22, KEY_A, Verdict::Changed { line: 3 }),
             // Another key type for the host is not a change: ssh then asks, and so do we.
-            (&format!("git.example.com ssh-rsa {KEY_B}"), "git.example.com", 22, KEY_A, Verdict::Unknown { hashed: 0 }),
+            (&format!("git.example.com ssh-rsa {KEY_B}"), "git.example.com", 22, KEY_A, Verdict::Unknown),
             // Several keys for one host: any one matching is enough.
             (&format!("h {ed} {KEY_B}\nh {ed} {KEY_A}"), "h", 22, KEY_A, Verdict::Trusted),
             (&format!("@revoked * {ed} {KEY_A}\nh {ed} {KEY_A}"), "h", 22, KEY_A, Verdict::Revoked { line: 1 }),
-            (&format!("@cert-authority *.example.com {ed} {KEY_A}"), "git.example.com", 22, KEY_A, Verdict::Unknown { hashed: 0 }),
-            (&format!("|1|c2FsdA==|aG1hYw== {ed} {KEY_A}"), "h", 22, KEY_A, Verdict::Unknown { hashed: 1 }),
+            (&format!("@cert-authority *.example.com {ed} {KEY_A}"), "git.example.com", 22, KEY_A, Verdict::Unknown),
+            // Hashed host names (`ssh-keygen -H`): the hash is of `[127.0.0.1]:2222`.
+            (&format!("{HASHED} {ed} {KEY_A}"), "127.0.0.1", 2222, KEY_A, Verdict::Trusted),
+            (&format!("{HASHED} {ed} {KEY_A}"), "127.0.0.1", 2223, KEY_A, Verdict::Unknown),
+            (&format!("{HASHED} {ed} {KEY_A}"), "127.0.0.1", 22, KEY_A, Verdict::Unknown),
+            (&format!("{HASHED} {ed} {KEY_A}"), "127.0.0.2", 2222, KEY_A, Verdict::Unknown),
+            (&format!("# hashed\n{HASHED} {ed} {KEY_B}"), "127.0.0.1", 2222, KEY_A, Verdict::Changed { line: 2 }),
+            (&format!("@revoked {HASHED} {ed} {KEY_A}"), "127.0.0.1", 2222, KEY_A, Verdict::Revoked { line: 1 }),
+            (&format!("h {ed} {KEY_B}\n{HASHED} {ed} {KEY_A}"), "127.0.0.1", 2222, KEY_A, Verdict::Trusted),
             // Malformed lines are skipped, the rest still counts.
             (&format!("h {ed} not-base64!\nh {ed}\nh {ed} {KEY_A}"), "h", 22, KEY_A, Verdict::Trusted),
-            ("", "h", 22, KEY_A, Verdict::Unknown { hashed: 0 }),
+            ("", "h", 22, KEY_A, Verdict::Unknown),
         ];
         for (file, host, port, presented, want) in table {
             let got = KnownHosts::parse(file).check(host, *port, ed, &key(presented));
             assert_eq!(&got, want, "file {file:?}, host {host}:{port}");
+        }
+    }
+
+    #[test]
+    fn malformed_hashed_lines_are_ignored() {
+        // Each would make the host's key look CHANGED (KEY_B) if it were read as a hashed
+        // `[127.0.0.1]:2222`; malformed, it is skipped and the plain line after it decides.
+        let (salt, hash) = HASHED[3..].split_once('|').unwrap();
+        let short = "c2FsdA=="; // 4 bytes: ssh wants 20
+        let malformed = [
+            "|1|".to_string(),
+            "|1||".to_string(),
+            format!("|1|{salt}"),
+            format!("|1|{salt}|"),
+            format!("|1||{hash}"),
+            format!("|1|{salt}|not-base64!"),
+            format!("|1|not-base64!|{hash}"),
+            format!("|1|{short}|{hash}"),
+            format!("|1|{salt}|{short}"),
+            format!("|1|{salt}|{hash}|"),
+            format!("|1|{salt}|{hash}|{hash}"),
+            format!("|2|{salt}|{hash}"),
+        ];
+        for hosts in malformed {
+            let file = format!(
+                "{hosts} ssh-ed25519 {KEY_B}\n{HASHED}\n[127.0.0.1]:2222 ssh-ed25519 {KEY_A}\n"
+            );
+            let got = KnownHosts::parse(&file).check("127.0.0.1", 2222, "ssh-ed25519", &key(KEY_A));
+            assert_eq!(got, Verdict::Trusted, "{file:?}");
         }
     }
 

@@ -7,7 +7,7 @@
 //!
 //! ssh goes through libssh2, not the `ssh` program: `~/.ssh/config` (host aliases, `IdentityFile`,
 //! `ProxyJump`) does not apply, and host keys are checked here against `known_hosts_file`
-//! (default `~/.ssh/known_hosts`, plain host names only; hashed lines are not read).
+//! (default `~/.ssh/known_hosts`; plain and hashed host names, as `ssh-keygen -H` writes them).
 
 mod auth;
 mod error;
