@@ -37,7 +37,7 @@ pub enum Command {
     Rm(RmArgs),
     /// The last applies of a stack: when, by whom, what changed, outcome.
     History(StackCommandArgs),
-    /// Follow git branches or folders and keep stacks as their files say (a GitOps controller).
+    /// Follow git branches or folders and keep stacks as their files say (a `GitOps` controller).
     Watch(Box<watch::WatchArgs>),
 }
 

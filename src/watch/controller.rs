@@ -27,7 +27,7 @@ const DRIFT_SETTLE: Duration = Duration::from_millis(300);
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
 enum Message {
-    Source(SourceEvent),
+    Source(Box<SourceEvent>),
     Drift(Drifted),
     DriftSettled(String),
     Resync,
@@ -37,7 +37,7 @@ enum Message {
     },
     Done {
         stack: String,
-        memory: Memory,
+        memory: Box<Memory>,
         action: Action,
     },
 }
@@ -160,7 +160,7 @@ impl<E: Engine + 'static> Controller<E> {
 
     fn start_followers(&mut self) {
         let (sources, sources_rx) = unbounded_channel::<SourceEvent>();
-        forward(sources_rx, self.sender.clone(), Message::Source);
+        forward(sources_rx, self.sender.clone(), |e| Message::Source(Box::new(e)));
         for source in &self.config.sources {
             let (kind, location, follows) = describe_source(&source.kind);
             self.ctx.board.source(&source.name, |s| {
@@ -234,14 +234,14 @@ impl<E: Engine + 'static> Controller<E> {
 
     fn handle(&mut self, message: Message) {
         match message {
-            Message::Source(SourceEvent::Revision {
-                source,
-                revision,
-                root,
-            }) => self.new_revision(&source, revision, root),
-            Message::Source(SourceEvent::Files { source, paths }) => {
-                self.files_changed(&source, &paths)
-            }
+            Message::Source(event) => match *event {
+                SourceEvent::Revision {
+                    source,
+                    revision,
+                    root,
+                } => self.new_revision(&source, revision, root),
+                SourceEvent::Files { source, paths } => self.files_changed(&source, &paths),
+            },
             Message::Drift(drifted) => self.drifted(drifted),
             Message::DriftSettled(stack) => {
                 if let Some(slot) = self.stacks.get_mut(&stack) {
@@ -280,7 +280,7 @@ impl<E: Engine + 'static> Controller<E> {
                 stack,
                 memory,
                 action,
-            } => self.done(&stack, memory, action),
+            } => self.done(&stack, *memory, action),
         }
     }
 
@@ -410,6 +410,7 @@ impl<E: Engine + 'static> Controller<E> {
         tokio::spawn(async move {
             let _permit = limit.acquire_owned().await;
             let (memory, action) = reconcile(&ctx, &job, memory).await;
+            let memory = Box::new(memory);
             let _ = sender.send(Message::Done {
                 stack,
                 memory,
@@ -490,7 +491,7 @@ impl<E: Engine + 'static> Controller<E> {
             match tokio::time::timeout_at(deadline, self.receiver.recv()).await {
                 Ok(Some(Message::Done { stack, memory, .. })) => {
                     if let Some(slot) = self.stacks.get_mut(&stack) {
-                        slot.memory = Some(memory);
+                        slot.memory = Some(*memory);
                     }
                 }
                 Ok(Some(_)) => {}

@@ -74,7 +74,7 @@ pub async fn reconcile<E: Engine + 'static>(
                 ..job.clone()
             };
             ctx.board.stack(&stack, |s| {
-                s.desired_revision = Some(named.revision.clone())
+                s.desired_revision = Some(named.revision.clone());
             });
             &named
         }
@@ -374,7 +374,7 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
             .stack(&stack, |s| s.last_result = Some(result));
     }
 
-    /// Report drift; say whether to heal it (self_heal on, apply mode, under the limit).
+    /// Report drift; say whether to heal it (`self_heal` on, apply mode, under the limit).
     fn should_heal(&mut self, changes: &[String]) -> bool {
         let stack = self.stack();
         let config = &self.job.config;
@@ -463,7 +463,7 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
         });
         let started = Instant::now();
         let (log, board) = (self.ctx.log, self.ctx.board.clone());
-        let sink = move |event: &ApplyEvent| log_event(&log, &board, &stack, event);
+        let sink = move |event: &ApplyEvent| log_event(log, &board, &stack, event);
         let mut proceed = |_: &crate::plan::Plan| OnMoved::Proceed;
         let result = deploy.run(plan, &Events(&sink), &mut proceed).await;
         self.ctx.board.stack(&self.stack(), |s| s.lock = "free");
@@ -518,10 +518,10 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
             .entry
             .as_ref()
             .map_or_else(|| "failed".to_owned(), |e| e.outcome.clone());
-        self.apply_failed(why, changes)
+        self.apply_failed(&why, changes)
     }
 
-    fn apply_failed(&mut self, why: String, changes: Vec<String>) -> Action {
+    fn apply_failed(&mut self, why: &str, changes: Vec<String>) -> Action {
         let stack = self.stack();
         self.memory.in_sync = false;
         self.memory.reconciled_revision = Some(self.job.revision.clone());
@@ -554,7 +554,7 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
 }
 
 /// Writes and outcomes as decision-log lines (rollout progress stays in `/status` only).
-fn log_event(log: &Log, board: &SharedBoard, stack: &str, event: &ApplyEvent) {
+fn log_event(log: Log, board: &SharedBoard, stack: &str, event: &ApplyEvent) {
     match event {
         ApplyEvent::Locked => board.stack(stack, |s| {
             s.lock = "held";

@@ -102,7 +102,6 @@ pub struct SharedBoard(Arc<Mutex<Board>>);
 
 impl SharedBoard {
     /// The board; a panic elsewhere never makes the status unreadable.
-    #[must_use]
     pub fn lock(&self) -> MutexGuard<'_, Board> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }

@@ -2,6 +2,7 @@
 //! nothing moved), checks a new revision out into its own folder, and backs off while the remote
 //! cannot be reached.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -43,7 +44,7 @@ pub async fn follow_git(follower: GitFollower, events: UnboundedSender<SourceEve
     let mut source: Option<GitSource> = None;
     let mut current: Option<String> = None;
     loop {
-        let wait = match poll(&mut source, &follower.remote, &cache, &checkouts, &current).await {
+        let wait = match poll(&mut source, &follower.remote, &cache, &checkouts, current.as_ref()).await {
             Ok(polled) => {
                 backoff.reset();
                 if let Some(root) = polled.root {
@@ -84,11 +85,11 @@ async fn poll(
     remote: &GitRemote,
     cache: &Path,
     checkouts: &Path,
-    current: &Option<String>,
+    current: Option<&String>,
 ) -> Result<Fetched, GitError> {
     let taken = source.take();
     let (remote, cache, checkouts) = (remote.clone(), cache.to_path_buf(), checkouts.to_path_buf());
-    let current = current.clone();
+    let current = current.cloned();
     let joined = tokio::task::spawn_blocking(move || {
         let mut git = match taken {
             Some(git) => git,
@@ -186,7 +187,7 @@ fn report(follower: &GitFollower, err: &GitError, failures: u32, wait: Duration)
         wait.as_secs()
     );
     if let Some(help) = miette::Diagnostic::help(err) {
-        message.push_str(&format!(" (help: {help})"));
+        let _ = write!(message, " (help: {help})");
     }
     follower.log.error(&subject, &message);
     follower
