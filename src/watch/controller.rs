@@ -160,7 +160,9 @@ impl<E: Engine + 'static> Controller<E> {
 
     fn start_followers(&mut self) {
         let (sources, sources_rx) = unbounded_channel::<SourceEvent>();
-        forward(sources_rx, self.sender.clone(), |e| Message::Source(Box::new(e)));
+        forward(sources_rx, self.sender.clone(), |e| {
+            Message::Source(Box::new(e))
+        });
         for source in &self.config.sources {
             let (kind, location, follows) = describe_source(&source.kind);
             self.ctx.board.source(&source.name, |s| {

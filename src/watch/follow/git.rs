@@ -44,7 +44,15 @@ pub async fn follow_git(follower: GitFollower, events: UnboundedSender<SourceEve
     let mut source: Option<GitSource> = None;
     let mut current: Option<String> = None;
     loop {
-        let wait = match poll(&mut source, &follower.remote, &cache, &checkouts, current.as_ref()).await {
+        let wait = match poll(
+            &mut source,
+            &follower.remote,
+            &cache,
+            &checkouts,
+            current.as_ref(),
+        )
+        .await
+        {
             Ok(polled) => {
                 backoff.reset();
                 if let Some(root) = polled.root {

@@ -1,0 +1,168 @@
+//! `stackctl watch` following real git remotes (file://, smart HTTP with a token, SSH with a
+//! deploy key): a pushed commit is deployed within a poll interval; bad credentials or an
+//! unknown host key leave the cluster untouched and say why.
+
+use std::time::{Duration, Instant};
+
+use super::apply::Stack;
+use super::git_server::{HttpServer, Repo, SshServer};
+use super::swarm::docker;
+use super::watcher::{Watcher, app_stack};
+
+const DEPLOYED: Duration = Duration::from_secs(90);
+
+/// The config of one git source `repo` (extra source keys in `auth`) and one stack from it.
+fn config(url: &str, auth: &str, stack: &Stack) -> String {
+    format!(
+        "sources:\n  repo:\n    git: {url}\n    branch: main\n    interval: 1s\n{auth}\nstacks:\n  {}:\n    source: repo\n    files: [stacks/app.yml]\n",
+        stack.name
+    )
+}
+
+/// Push app:1, watch, see it deployed; push app:2 and see the apply start within the poll
+/// interval (plus slack for a loaded machine) and converge.
+fn follows_pushes(repo: &Repo, url: &str, auth: &str) {
+    let stack = Stack::new("wgit");
+    let first = repo.commit(
+        &[("stacks/app.yml", &app_stack("stackctl-test/app:1", 1))],
+        "one",
+    );
+    repo.push();
+    let watcher = Watcher::start(&config(url, auth, &stack), "");
+    watcher.wait_deployed(&stack.name, &first, DEPLOYED);
+    assert_eq!(stack.image("app"), "stackctl-test/app:1");
+    let second = repo.commit(
+        &[("stacks/app.yml", &app_stack("stackctl-test/app:2", 1))],
+        "two",
+    );
+    let pushed = Instant::now();
+    repo.push();
+    let applying = format!("applying revision {}", &second[..12]);
+    watcher.wait_until("the new revision is being applied", DEPLOYED, |_| {
+        watcher.log().contains(&applying)
+    });
+    let reaction = pushed.elapsed();
+    assert!(
+        reaction < Duration::from_millis(3500),
+        "the apply started {reaction:?} after the push (interval 1s)\n{}",
+        watcher.log()
+    );
+    let status = watcher.wait_deployed(&stack.name, &second, DEPLOYED);
+    assert_eq!(stack.image("app"), "stackctl-test/app:2");
+    assert_eq!(
+        status["stacks"][&stack.name]["last_result"]["result"],
+        "in sync"
+    );
+    assert_eq!(status["sources"]["repo"]["revision"], second.as_str());
+}
+
+#[test]
+fn watch_follows_a_file_remote() {
+    let repo = Repo::new();
+    follows_pushes(&repo, &repo.file_url(), "");
+}
+
+#[test]
+fn watch_follows_an_http_remote_with_a_token() {
+    let repo = Repo::new();
+    let server = HttpServer::start(&repo.root());
+    let auth = format!("    token_file: {}", server.token_file().display());
+    follows_pushes(&repo, &server.url(&repo), &auth);
+}
+
+#[test]
+fn watch_follows_an_ssh_remote_with_a_deploy_key() {
+    let repo = Repo::new();
+    let server = SshServer::start();
+    let auth = format!(
+        "    ssh_key_file: {}\n    known_hosts_file: {}",
+        server.keys.deploy_key.display(),
+        server.keys.known_hosts.display()
+    );
+    follows_pushes(&repo, &server.url(&repo), &auth);
+}
+
+/// A source that cannot be fetched: nothing of the stack appears in the cluster, `/status` and
+/// the log say why (and never show the token).
+fn refused(url: &str, auth: &str, expected: &str, secret: Option<&str>) {
+    let stack = Stack::new("wgitno");
+    let watcher = Watcher::start(&config(url, auth, &stack), "");
+    let status = watcher.wait_until(
+        "the fetch error is reported",
+        Duration::from_secs(30),
+        |s| s["sources"]["repo"]["failures"].as_u64() >= Some(2),
+    );
+    let error = status["sources"]["repo"]["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(error.contains(expected), "{error}\n{}", watcher.log());
+    assert!(watcher.log().contains(expected), "{}", watcher.log());
+    assert_eq!(
+        status["stacks"][&stack.name]["deployed_revision"],
+        serde_json::Value::Null
+    );
+    assert_eq!(status["engine_calls"]["writes"], 0, "{status}");
+    assert!(stack.leftovers().is_empty(), "{:?}", stack.leftovers());
+    if let Some(secret) = secret {
+        assert!(!watcher.log().contains(secret));
+        assert!(!status.to_string().contains(secret));
+    }
+    let (code, body) = watcher.get("/healthz").unwrap();
+    assert_eq!(code, 200, "{body}");
+}
+
+#[test]
+fn a_wrong_token_leaves_the_cluster_untouched_and_is_reported() {
+    let repo = Repo::new();
+    repo.commit(
+        &[("stacks/app.yml", &app_stack("stackctl-test/app:1", 1))],
+        "one",
+    );
+    repo.push();
+    let server = HttpServer::start(&repo.root());
+    let wrong = repo.work().join("../wrong-token");
+    std::fs::write(&wrong, "tok-not-the-right-one\n").unwrap();
+    let auth = format!("    token_file: {}", wrong.display());
+    refused(
+        &server.url(&repo),
+        &auth,
+        "authentication",
+        Some("tok-not-the-right-one"),
+    );
+}
+
+#[test]
+fn a_wrong_key_leaves_the_cluster_untouched_and_is_reported() {
+    let repo = Repo::new();
+    repo.commit(
+        &[("stacks/app.yml", &app_stack("stackctl-test/app:1", 1))],
+        "one",
+    );
+    repo.push();
+    let server = SshServer::start();
+    let auth = format!(
+        "    ssh_key_file: {}\n    known_hosts_file: {}",
+        server.keys.wrong_key.display(),
+        server.keys.known_hosts.display()
+    );
+    refused(&server.url(&repo), &auth, "authentication", None);
+}
+
+#[test]
+fn an_unknown_host_key_leaves_the_cluster_untouched_and_says_how_to_add_it() {
+    let repo = Repo::new();
+    repo.commit(
+        &[("stacks/app.yml", &app_stack("stackctl-test/app:1", 1))],
+        "one",
+    );
+    repo.push();
+    let server = SshServer::start();
+    let auth = format!(
+        "    ssh_key_file: {}\n    known_hosts_file: {}",
+        server.keys.deploy_key.display(),
+        server.keys.empty_known_hosts.display()
+    );
+    refused(&server.url(&repo), &auth, "is unknown", None);
+    let _ = docker(&["info"]);
+}
