@@ -118,10 +118,11 @@ pub fn status(args: &StackCommandArgs) -> i32 {
                 Some(last) => {
                     let _ = writeln!(
                         out,
-                        "\nLast apply: {} by {} from {}: {}",
+                        "\nLast apply: {} by {} from {}{}: {}",
                         when(last.time),
                         last.user,
                         last.source,
+                        at_revision(last),
                         last.outcome
                     );
                 }
@@ -151,19 +152,19 @@ fn mode_and_desired(service: &Value) -> (String, String) {
 
 /// Seconds since the epoch as a UTC timestamp.
 fn when(secs: u64) -> String {
-    let days = secs / 86_400;
-    let (h, m, s) = ((secs / 3600) % 24, (secs / 60) % 60, secs % 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02} {h:02}:{m:02}:{s:02} UTC")
+    let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    crate::watch::clock::rfc3339(time)
+        .replace('T', " ")
+        .replace('Z', " UTC")
+}
+
+/// ` at revision abc123def456`, when the apply came from one.
+fn at_revision(entry: &record::Entry) -> String {
+    entry
+        .revision
+        .as_deref()
+        .map(|r| format!(" at revision {}", crate::watch::reconcile::short(r)))
+        .unwrap_or_default()
 }
 
 #[must_use]
@@ -183,11 +184,12 @@ pub fn history(args: &StackCommandArgs) -> i32 {
             for e in entries.iter().rev() {
                 let _ = writeln!(
                     out,
-                    "{}  {}  {}\n  from {}",
+                    "{}  {}  {}\n  from {}{}",
                     when(e.time),
                     e.user,
                     e.outcome,
-                    e.source
+                    e.source,
+                    at_revision(e)
                 );
                 for (what, list) in [
                     ("created", &e.created),
@@ -197,6 +199,9 @@ pub fn history(args: &StackCommandArgs) -> i32 {
                     if !list.is_empty() {
                         let _ = writeln!(out, "  {what}: {}", list.join(", "));
                     }
+                }
+                for change in &e.changes {
+                    let _ = writeln!(out, "    {change}");
                 }
             }
             emit(&out);

@@ -82,7 +82,7 @@ fn check_history(stack: &Stack) {
     let details: Vec<&str> = history
         .stdout
         .lines()
-        .filter(|l| l.starts_with("  ") && !l.starts_with("  from "))
+        .filter(|l| l.starts_with("  ") && !l.starts_with("  from ") && !l.starts_with("    "))
         .collect();
     assert_eq!(
         details,
@@ -90,6 +90,19 @@ fn check_history(stack: &Stack) {
             format!("  updated: {web}"),
             format!("  created: {web}, {worker}")
         ],
+        "{}",
+        history.text()
+    );
+    // The update lists what changed, field by field.
+    let changes: Vec<&str> = history
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("    "))
+        .collect();
+    assert!(
+        changes
+            .iter()
+            .any(|l| l.starts_with(&format!("    {web}: "))),
         "{}",
         history.text()
     );
