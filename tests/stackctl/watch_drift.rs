@@ -1,1 +1,267 @@
-//! (being written)
+//! Drift under `stackctl watch` on the real swarm: a service changed outside stackctl is
+//! reported with the field diff within moments of the change and left alone (`self_heal` off),
+//! healed back to its files (`self_heal` on, recorded in the history), and no longer healed once
+//! it keeps coming back (`heal_limit`).
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::apply::Stack;
+use super::git_server::Repo;
+use super::swarm::docker;
+use super::watcher::{Watcher, app_stack};
+
+/// Bound on a deploy by the watcher (a loaded machine pulls and starts tasks slowly).
+pub(crate) const DEPLOYED: Duration = Duration::from_secs(90);
+
+/// One git source `repo` (polled every second) and the stack `stack` from its
+/// `stacks/app.yml`, with extra stack keys (`"self_heal: true"`).
+pub(crate) fn watch_config(url: &str, stack: &Stack, stack_keys: &[&str]) -> String {
+    let mut config = format!(
+        "sources:\n  repo:\n    git: {url}\n    branch: main\n    interval: 1s\nstacks:\n  {}:\n    source: repo\n    files: [stacks/app.yml]\n",
+        stack.name
+    );
+    for key in stack_keys {
+        config.push_str("    ");
+        config.push_str(key);
+        config.push('\n');
+    }
+    config
+}
+
+/// A commit id as the watcher's log shows it.
+pub(crate) fn short(revision: &str) -> &str {
+    &revision[..12]
+}
+
+/// Commit `content` as `stacks/app.yml` and push it; the new commit id.
+pub(crate) fn push_stack(repo: &Repo, content: &str, message: &str) -> String {
+    let revision = repo.commit(&[("stacks/app.yml", content)], message);
+    repo.push();
+    revision
+}
+
+/// The replicas the service `app` of `stack` is set to.
+pub(crate) fn replicas(stack: &Stack) -> u64 {
+    stack.inspect("app")["Spec"]["Mode"]["Replicated"]["Replicas"]
+        .as_u64()
+        .unwrap_or_default()
+}
+
+/// The stack's history as stored: the ids of its history configs and their entries, oldest
+/// first.
+pub(crate) fn history(stack: &Stack) -> (Vec<String>, Vec<Value>) {
+    use base64::Engine as _;
+    let filter = format!("label=com.stackctl.history={}", stack.name);
+    let ids: Vec<String> = docker(&["config", "ls", "-q", "--filter", &filter])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let mut entries = Vec::new();
+    for id in &ids {
+        let inspected: Value =
+            serde_json::from_str(&docker(&["config", "inspect", id])).expect("inspect is JSON");
+        let data = inspected[0]["Spec"]["Data"].as_str().unwrap_or_default();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .expect("config data is base64");
+        let list: Vec<Value> = serde_json::from_slice(&bytes).expect("history entries are JSON");
+        entries.extend(list);
+    }
+    (ids, entries)
+}
+
+/// The stack's lock configs (none once no apply runs).
+pub(crate) fn lock_configs(stack: &Stack) -> String {
+    let filter = format!("label=com.stackctl.lock={}", stack.name);
+    docker(&["config", "ls", "-q", "--filter", &filter])
+}
+
+/// The writes this watcher process made to the engine so far.
+pub(crate) fn writes(watcher: &Watcher) -> u64 {
+    let status = watcher.status().expect("the watcher answers /status");
+    status["engine_calls"]["writes"]
+        .as_u64()
+        .expect("engine_calls.writes is a number")
+}
+
+/// Push app:1 with one replica, watch it with `stack_keys` and `controller` lines, and wait
+/// until it is deployed: the repo, the watcher and the revision.
+fn deployed(stack: &Stack, stack_keys: &[&str], controller: &str) -> (Repo, Watcher, String) {
+    let repo = Repo::new();
+    let revision = push_stack(&repo, &app_stack("stackctl-test/app:1", 1), "one");
+    let watcher = Watcher::start(
+        &watch_config(&repo.file_url(), stack, stack_keys),
+        controller,
+    );
+    watcher.wait_deployed(&stack.name, &revision, DEPLOYED);
+    assert_eq!(replicas(stack), 1, "{}", watcher.log());
+    (repo, watcher, revision)
+}
+
+/// `docker service scale --detach <stack>_app=N`: returns as soon as the spec is written.
+fn scale(stack: &Stack, replicas: u32) {
+    let target = format!("{}={replicas}", stack.service_name("app"));
+    docker(&["service", "scale", "--detach", &target]);
+}
+
+/// The stack's drift in `/status`, when it lists `change`.
+fn drift_with<'a>(status: &'a Value, stack: &Stack, change: &str) -> Option<&'a Value> {
+    let drift = &status["stacks"][&stack.name]["drift"];
+    let changes = drift["changes"].as_array()?;
+    changes
+        .iter()
+        .any(|c| c.as_str().is_some_and(|c| c.contains(change)))
+        .then_some(drift)
+}
+
+/// The change line a scale to 2 of a one-replica service shows (cluster → files).
+fn scaled_to_two(stack: &Stack) -> String {
+    format!("{}: deploy.replicas: 2 → 1", stack.service_name("app"))
+}
+
+/// How many times `needle` occurs in the watcher's log.
+fn count(watcher: &Watcher, needle: &str) -> usize {
+    watcher.log().matches(needle).count()
+}
+
+#[test]
+fn a_manual_scale_is_reported_with_the_field_diff_and_left_alone() {
+    let stack = Stack::new("wdrift-report");
+    let (_repo, watcher, revision) = deployed(&stack, &[], "");
+    let change = scaled_to_two(&stack);
+    let (_, history_before) = history(&stack);
+    let writes_before = writes(&watcher);
+    scale(&stack, 2);
+    let scaled = Instant::now();
+    let status = watcher.wait_until("the drift is reported", Duration::from_secs(20), |s| {
+        drift_with(s, &stack, &change).is_some()
+    });
+    let reaction = scaled.elapsed();
+    assert!(
+        reaction < Duration::from_millis(2500),
+        "the drift was reported {reaction:?} after the scale\n{}",
+        watcher.log()
+    );
+    let drift = drift_with(&status, &stack, &change).unwrap();
+    assert_eq!(
+        drift["action"],
+        "reported (self_heal is off)",
+        "{status:#}\n{}",
+        watcher.log()
+    );
+    let message = format!(
+        "drift: the cluster differs from revision {} (cluster → files), changed outside stackctl; reported (self_heal is off)\n    {change}",
+        short(&revision)
+    );
+    assert!(watcher.log().contains(&message), "{}", watcher.log());
+    // Only reported: nothing written, the service keeps its two replicas.
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(replicas(&stack), 2, "{}", watcher.log());
+    assert_eq!(writes(&watcher), writes_before, "{}", watcher.log());
+    assert_eq!(history(&stack).1, history_before, "{}", watcher.log());
+    assert!(
+        !watcher.log().contains("healing revision"),
+        "{}",
+        watcher.log()
+    );
+    let status = watcher.status().unwrap();
+    assert!(
+        drift_with(&status, &stack, &change).is_some(),
+        "the drift is still shown\n{status:#}\n{}",
+        watcher.log()
+    );
+}
+
+#[test]
+fn a_manual_scale_is_healed_with_self_heal_and_recorded() {
+    let stack = Stack::new("wdrift-heal");
+    let (_repo, watcher, revision) = deployed(&stack, &["self_heal: true"], "");
+    let change = scaled_to_two(&stack);
+    let (_, history_before) = history(&stack);
+    scale(&stack, 2);
+    let scaled = Instant::now();
+    let healing = format!(
+        "drift: the cluster differs from revision {} (cluster → files), changed outside stackctl; healing\n    {change}",
+        short(&revision)
+    );
+    watcher.wait_until("the drift is being healed", Duration::from_secs(20), |_| {
+        watcher.log().contains(&healing)
+    });
+    let reaction = scaled.elapsed();
+    assert!(
+        reaction < Duration::from_millis(2500),
+        "the heal started {reaction:?} after the scale\n{}",
+        watcher.log()
+    );
+    let applied = format!("applied revision {}", short(&revision));
+    let status = watcher.wait_until("the drift is healed", DEPLOYED, |s| {
+        // The first deploy, then the heal.
+        count(&watcher, &applied) == 2 && s["stacks"][&stack.name]["state"] == "idle"
+    });
+    assert_eq!(replicas(&stack), 1, "{}", watcher.log());
+    let line = format!("healing revision {} (drift (service ", short(&revision));
+    assert!(watcher.log().contains(&line), "{}", watcher.log());
+    let stack_status = &status["stacks"][&stack.name];
+    assert_eq!(stack_status["deployed_revision"], revision.as_str());
+    // The heal is in the history: one entry more, from the same revision, with the diff.
+    let (_, after) = history(&stack);
+    assert_eq!(
+        after.len(),
+        history_before.len() + 1,
+        "{after:#?}\n{}",
+        watcher.log()
+    );
+    let entry = after.last().unwrap();
+    assert_eq!(entry["revision"], revision.as_str(), "{entry:#}");
+    assert_eq!(entry["outcome"], "succeeded", "{entry:#}");
+    assert!(entry["changes"].to_string().contains(&change), "{entry:#}");
+    assert_eq!(entry["updated"][0], stack.service_name("app"), "{entry:#}");
+}
+
+#[test]
+fn a_flapping_service_is_healed_up_to_the_limit_then_only_reported() {
+    let stack = Stack::new("wdrift-flap");
+    let (_repo, watcher, revision) = deployed(&stack, &["self_heal: true"], "heal_limit: 2");
+    let change = scaled_to_two(&stack);
+    let applied = format!("applied revision {}", short(&revision));
+    for heal in 1..=2 {
+        scale(&stack, 2);
+        let status = watcher.wait_until(&format!("heal {heal} is done"), DEPLOYED, |s| {
+            let s = &s["stacks"][&stack.name];
+            // The first deploy and one apply per heal.
+            count(&watcher, &applied) == 1 + heal && s["state"] == "idle"
+        });
+        assert_eq!(replicas(&stack), 1, "heal {heal}\n{}", watcher.log());
+        assert_eq!(
+            status["stacks"][&stack.name]["heals"],
+            heal - 1,
+            "heals counted before heal {heal}\n{status:#}"
+        );
+    }
+    let writes_before = writes(&watcher);
+    scale(&stack, 2);
+    let status = watcher.wait_until(
+        "the third drift is reported, not healed",
+        Duration::from_secs(20),
+        |s| drift_with(s, &stack, &change).is_some_and(|d| d["action"] != "healing"),
+    );
+    let drift = drift_with(&status, &stack, &change).unwrap();
+    assert_eq!(
+        drift["action"],
+        "healing stopped: 2 heals within 600s (another controller or person keeps changing it?)",
+        "{status:#}\n{}",
+        watcher.log()
+    );
+    assert_eq!(status["stacks"][&stack.name]["heals"], 2, "{status:#}");
+    let stopped = format!(
+        "warning: drift: the cluster differs from revision {} (cluster → files), changed outside stackctl; healing stopped: 2 heals within 600s",
+        short(&revision)
+    );
+    assert!(watcher.log().contains(&stopped), "{}", watcher.log());
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(replicas(&stack), 2, "{}", watcher.log());
+    assert_eq!(writes(&watcher), writes_before, "{}", watcher.log());
+    assert_eq!(count(&watcher, "healing revision"), 2, "{}", watcher.log());
+}
