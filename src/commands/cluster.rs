@@ -200,7 +200,11 @@ pub fn history(args: &StackCommandArgs) -> i32 {
                         let _ = writeln!(out, "  {what}: {}", list.join(", "));
                     }
                 }
-                for change in &e.changes {
+                // Created and removed services are listed above already.
+                let repeated = |c: &&String| {
+                    c.starts_with("create service ") || c.starts_with("remove service ")
+                };
+                for change in e.changes.iter().filter(|c| !repeated(c)) {
                     let _ = writeln!(out, "    {change}");
                 }
             }

@@ -372,12 +372,6 @@ impl<E: Engine + 'static> Controller<E> {
         if slot.is_running() || slot.pending.is_none() || slot.drift_settling {
             return;
         }
-        if slot.config.suspend {
-            self.ctx
-                .board
-                .stack(name, |s| "suspended".clone_into(&mut s.state));
-            return;
-        }
         let Some(source) = self.sources.get(&slot.config.source) else {
             return;
         };

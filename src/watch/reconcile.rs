@@ -219,6 +219,12 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
         self.job.config.name.to_string()
     }
 
+    /// Whether this stack is written to: `mode: apply` and not suspended (a suspended stack is
+    /// still planned and reported).
+    fn writes(&self) -> bool {
+        self.job.config.mode == StackMode::Apply && !self.job.config.suspend
+    }
+
     fn options(&self) -> DeployOptions {
         let config = &self.job.config;
         DeployOptions {
@@ -273,7 +279,7 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
             if !self.should_heal(&changes) {
                 return Action::Await;
             }
-        } else if self.job.config.mode == StackMode::Plan {
+        } else if !self.writes() {
             self.planned_only(changes);
             return Action::Await;
         }
@@ -358,8 +364,13 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
         self.memory.reconciled_revision = Some(self.job.revision.clone());
         self.memory.in_sync = false;
         let message = format!(
-            "revision {} would change the stack (mode: plan, nothing written)",
-            short(&self.job.revision)
+            "revision {} would change the stack ({}, nothing written)",
+            short(&self.job.revision),
+            if self.job.config.suspend {
+                "suspended"
+            } else {
+                "mode: plan"
+            }
         );
         let lines = changes.iter().map(|c| json!(c)).collect();
         self.ctx.log.line(
@@ -380,7 +391,9 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
         let config = &self.job.config;
         let window = self.ctx.heal_window;
         let heals = self.memory.heals_within(window);
-        let (heal, action) = if !config.self_heal || config.mode == StackMode::Plan {
+        let (heal, action) = if !self.writes() {
+            (false, "reported (mode plan or suspended)".to_owned())
+        } else if !config.self_heal {
             (false, "reported (self_heal is off)".to_owned())
         } else if heals >= self.ctx.heal_limit as usize {
             let action = format!(
@@ -406,9 +419,13 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
             action,
         };
         self.memory.in_sync = false;
+        let result = (!heal).then(|| outcome(self.job, "drift", message, changes.to_vec(), vec![]));
         self.ctx.board.stack(&stack, |s| {
             s.drift = Some(drift);
             s.heals = heals as u32;
+            if result.is_some() {
+                s.last_result = result;
+            }
         });
         heal
     }
