@@ -1,9 +1,9 @@
 //! A running `stackctl watch` for the watch tests: started from a config (or flags) with its
 //! own state directory and `/status` port, read over real HTTP, stopped with SIGTERM (or killed).
 
+use std::fmt::Write as _;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -47,7 +47,7 @@ impl Watcher {
             state.display()
         );
         for line in controller.lines().filter(|l| !l.trim().is_empty()) {
-            config.push_str(&format!("  {}\n", line.trim()));
+            let _ = writeln!(config, "  {}", line.trim());
         }
         let path = dir.path().join("watch.yml");
         std::fs::write(&path, config).unwrap();
@@ -108,14 +108,6 @@ impl Watcher {
         };
         watcher.wait_until("the HTTP server answers", Duration::from_secs(20), |_| true);
         watcher
-    }
-
-    pub(crate) fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub(crate) fn state_dir(&self) -> PathBuf {
-        self.dir.path().join("state")
     }
 
     /// Everything the watcher logged so far (all runs).
