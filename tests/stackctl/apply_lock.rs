@@ -100,3 +100,67 @@ fn concurrent_apply_without_lock_wait_fails_with_a_lock_message() {
     assert!(!refused.stderr.contains("updated service"), "{both}");
     check_final_state(&stack, WHO[winner], WHO[loser], &both);
 }
+
+/// The lock outlives its unrenewed lifetime while its apply runs: with a 3 s lifetime, a second
+/// apply 6 s into a longer rollout still finds it held (it would have taken over an expired one).
+#[test]
+fn a_long_apply_renews_its_lock() {
+    let stack = Stack::new("aplk-renew");
+    apply_ok(&stack, &slow("app:1", "nobody"));
+    let long = Test::new()
+        .file("stack.yml", &slow("app:2", "first"))
+        .env("STACKCTL_LOCK_TTL", "3s")
+        .args(&[
+            "apply",
+            "-y",
+            "--timeout",
+            "120s",
+            "-s",
+            &stack.name,
+            "stack.yml",
+        ]);
+    let second = Test::new()
+        .file("stack.yml", &slow("app:2", "second"))
+        .env("STACKCTL_LOCK_TTL", "3s")
+        .args(&[
+            "apply",
+            "-y",
+            "--lock-wait",
+            "0s",
+            "-s",
+            &stack.name,
+            "stack.yml",
+        ]);
+    let (long, second) = std::thread::scope(|scope| {
+        let long = scope.spawn(|| Run::of(&long));
+        std::thread::sleep(std::time::Duration::from_secs(6));
+        let second = Run::of(&second);
+        (long.join().unwrap(), second)
+    });
+    let both = format!("{}\n{}", long.text(), second.text());
+    assert_eq!(long.code, Some(0), "{both}");
+    assert!(
+        long.elapsed.as_secs() > 8,
+        "the rollout was too short to test renewal:\n{both}"
+    );
+    assert_eq!(second.code, Some(1), "{both}");
+    let message = format!("stack {} is being applied by ", stack.name);
+    assert!(second.stderr.contains(&message), "{both}");
+    assert!(!long.stderr.contains("lock was lost"), "{both}");
+    assert_eq!(lock_configs(&stack), "", "{both}");
+}
+
+/// Two replicas rolled one at a time, 4 s apart: an apply of about 10 s.
+fn slow(image: &str, who: &str) -> String {
+    format!(
+        "services:
+  web:
+    image: stackctl-test/{image}
+    environment:
+      WHO: {who}
+    deploy:
+      replicas: 2
+      update_config: {{parallelism: 1, delay: 4s, monitor: 2s}}
+"
+    )
+}
