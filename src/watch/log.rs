@@ -74,6 +74,13 @@ impl Log {
         }
     }
 
+    /// A decision with a list under it (changes, diagnostics): one line each for people, one
+    /// array field for machines.
+    pub fn list(&self, level: Level, subject: &str, message: &str, key: &str, items: &[String]) {
+        let items = items.iter().map(|i| Value::String(i.clone())).collect();
+        self.line(level, subject, message, &[(key, Value::Array(items))]);
+    }
+
     pub fn info(&self, subject: &str, message: &str) {
         self.line(Level::Info, subject, message, &[]);
     }

@@ -5,8 +5,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
-
 use super::backoff::Backoff;
 use super::clock;
 use super::config::{StackConfig, StackMode};
@@ -157,21 +155,17 @@ fn idle<E>(ctx: &Context<E>, stack: &str) {
 
 fn report_invalid<E>(ctx: &Context<E>, job: &Job, findings: Vec<Finding>) {
     let stack = job.config.name.to_string();
-    let lines: Vec<Value> = findings
+    let lines: Vec<String> = findings
         .iter()
         .filter(|f| f.severity == "error")
-        .map(|f| json!(f.to_string()))
+        .map(ToString::to_string)
         .collect();
     let message = format!(
         "revision {} does not load; nothing was changed, the deployed state stays",
         short(&job.revision)
     );
-    ctx.log.line(
-        Level::Error,
-        &stack,
-        &message,
-        &[("findings", Value::Array(lines))],
-    );
+    ctx.log
+        .list(Level::Error, &stack, &message, "findings", &lines);
     ctx.board.stack(&stack, |s| {
         s.last_result = Some(outcome(job, "invalid", message, Vec::new(), findings));
     });
@@ -372,13 +366,9 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
                 "mode: plan"
             }
         );
-        let lines = changes.iter().map(|c| json!(c)).collect();
-        self.ctx.log.line(
-            Level::Info,
-            &stack,
-            &message,
-            &[("changes", Value::Array(lines))],
-        );
+        self.ctx
+            .log
+            .list(Level::Info, &stack, &message, "changes", &changes);
         let result = outcome(self.job, "planned", message, changes, Vec::new());
         self.ctx
             .board
@@ -408,11 +398,10 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
             "drift: the cluster differs from revision {} (cluster → files), changed outside stackctl; {action}",
             short(&self.job.revision)
         );
-        let lines = changes.iter().map(|c| json!(c)).collect();
         let level = if heal { Level::Info } else { Level::Warn };
         self.ctx
             .log
-            .line(level, &stack, &message, &[("changes", Value::Array(lines))]);
+            .list(level, &stack, &message, "changes", changes);
         let drift = Drift {
             at: clock::now(),
             changes: changes.to_vec(),
@@ -467,13 +456,9 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
             short(&self.job.revision),
             self.job.reason.describe()
         );
-        let lines = changes.iter().map(|c| json!(c)).collect();
-        self.ctx.log.line(
-            Level::Info,
-            &stack,
-            &message,
-            &[("changes", Value::Array(lines))],
-        );
+        self.ctx
+            .log
+            .list(Level::Info, &stack, &message, "changes", &changes);
         self.ctx.board.stack(&stack, |s| {
             "applying (waiting for the stack's lock)".clone_into(&mut s.state);
             s.lock = "waiting";
