@@ -324,4 +324,12 @@ fn healthz_answers_and_the_history_names_the_revision_applied() {
         watcher.log()
     );
     assert!(run.stdout.contains("succeeded"), "{}", run.text());
+    let run = stack_command("status", &stack, &[]);
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    assert!(
+        run.stdout.contains("from watch: repo (")
+            && run.stdout.contains(&format!("{at}: succeeded")),
+        "{}",
+        run.text()
+    );
 }
