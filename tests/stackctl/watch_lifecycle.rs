@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::apply::{Run, Stack, apply_command, stack_command};
 use super::git_server::Repo;
+use super::swarm::docker;
 use super::util::Test;
 use super::watch_drift::{
     DEPLOYED, history, lock_configs, push_stack, replicas, short, watch_config, writes,
@@ -332,4 +333,54 @@ fn healthz_answers_and_the_history_names_the_revision_applied() {
         "{}",
         run.text()
     );
+}
+
+#[test]
+fn sigterm_while_waiting_for_the_lock_exits_without_writing() {
+    let stack = Stack::new("wlife-wait");
+    let repo = Repo::new();
+    let first = push_stack(&repo, &app_stack("stackctl-test/app:1", 1), "one");
+    let mut watcher = watch_deployed(&repo, &stack, &first);
+    // Someone else's apply holds the stack's lock (for ten minutes).
+    let expires = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 600;
+    let scratch = tempfile::tempdir().unwrap();
+    let owner = scratch.path().join("owner");
+    std::fs::write(&owner, "someone else").unwrap();
+    docker(&[
+        "config",
+        "create",
+        "--label",
+        &format!("com.stackctl.lock={}", stack.name),
+        "--label",
+        &format!("com.stackctl.lock.expires={expires}"),
+        "--label",
+        "com.stackctl.lock.owner=someone else",
+        &format!("stackctl-lock_{}", stack.name),
+        &owner.display().to_string(),
+    ]);
+    let history_before = history(&stack);
+    push_stack(&repo, &app_stack("stackctl-test/app:2", 1), "two");
+    watcher.wait_until("the watcher waits for the lock", DEPLOYED, |s| {
+        s["stacks"][&stack.name]["lock"] == "waiting"
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    let (code, took) = watcher.stop();
+    let log = watcher.log();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        took < Duration::from_secs(10),
+        "stopped after {took:?}\n{log}"
+    );
+    assert!(
+        log.contains("stopped while waiting for the stack's lock; nothing was applied"),
+        "{log}"
+    );
+    assert_eq!(stack.image("app"), "stackctl-test/app:1", "{log}");
+    assert_eq!(history(&stack), history_before, "{log}");
+    // The lock is still someone else's.
+    assert_eq!(lock_configs(&stack).lines().count(), 1, "{log}");
 }
