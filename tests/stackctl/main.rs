@@ -32,6 +32,7 @@ mod watch_drift;
 mod watch_git;
 mod watch_lifecycle;
 mod watch_reconcile;
+mod watch_service;
 mod watch_source;
 mod watch_sources;
 mod watcher;
