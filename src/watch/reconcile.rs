@@ -502,6 +502,8 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
         if deployed.is_success() {
             if healing {
                 self.memory.heals.push_back(tokio::time::Instant::now());
+                let heals = self.memory.heals_within(self.ctx.heal_window) as u32;
+                self.ctx.board.stack(&stack, |s| s.heals = heals);
             }
             let message = format!(
                 "applied revision {} in {:.1}s",

@@ -13,8 +13,11 @@ use crate::apply::Stop;
 use crate::watch::log::Log;
 use crate::watch::status::SharedBoard;
 
-/// Quiet time after the last event before a change is reported.
-const DEBOUNCE: Duration = Duration::from_millis(300);
+/// The file-system debouncer's window: it merges an event burst per path (and pairs renames).
+const DEBOUNCE: Duration = Duration::from_millis(100);
+/// Quiet time after the LAST change before it is reported: a file written in pieces (an
+/// editor, a copy, `cat > file`) is read once it is whole, not after its first piece.
+const QUIET: Duration = Duration::from_millis(500);
 
 /// The revision a folder source reports: its stacks name their own (a digest of their files).
 pub const FOLDER_REVISION: &str = "";
@@ -32,16 +35,12 @@ pub struct FolderFollower {
 /// Watch until stopped. The folder itself is the revision's root: its stacks read it directly.
 pub async fn follow_folder(follower: FolderFollower, events: UnboundedSender<SourceEvent>) {
     let subject = format!("source {}", follower.name);
-    let name = follower.name.clone();
-    let sender = events.clone();
+    let (sender, mut changed) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
     let handler = move |result: DebounceEventResult| {
         let Ok(batch) = result else { return };
         let paths: Vec<PathBuf> = batch.into_iter().flat_map(|e| e.event.paths).collect();
         if !paths.is_empty() {
-            let _ = sender.send(SourceEvent::Files {
-                source: name.clone(),
-                paths,
-            });
+            let _ = sender.send(paths);
         }
     };
     let debouncer = new_debouncer(DEBOUNCE, None, handler).and_then(|mut debouncer| {
@@ -71,10 +70,23 @@ pub async fn follow_folder(follower: FolderFollower, events: UnboundedSender<Sou
         revision: FOLDER_REVISION.into(),
         root: follower.dir.clone(),
     });
+    let mut pending: Vec<PathBuf> = Vec::new();
+    let mut rescan = tokio::time::Instant::now() + follower.rescan;
     loop {
+        // While changes are pending, wait for quiet; otherwise for the next rescan.
+        let wake = if pending.is_empty() {
+            rescan
+        } else {
+            tokio::time::Instant::now() + QUIET
+        };
         tokio::select! {
-            () = tokio::time::sleep(follower.rescan) => {
-                let _ = events.send(SourceEvent::Files { source: follower.name.clone(), paths: Vec::new() });
+            Some(paths) = changed.recv() => pending.extend(paths),
+            () = tokio::time::sleep_until(wake) => {
+                let paths = std::mem::take(&mut pending);
+                if paths.is_empty() {
+                    rescan = tokio::time::Instant::now() + follower.rescan;
+                }
+                let _ = events.send(SourceEvent::Files { source: follower.name.clone(), paths });
             }
             () = follower.stop.wait() => return,
         }
