@@ -346,7 +346,8 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
             s.deployed_revision = Some(revision);
             s.deployed_inputs = Some(digest);
             s.last_result = Some(result);
-            s.drift = None;
+            // A reported drift is over; a healed one stays visible until the next drift.
+            s.drift.take_if(|d| d.action != "healed");
             s.attempts = 0;
             s.next_retry = None;
             s.given_up = None;
@@ -512,10 +513,19 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
             );
             self.ctx.log.info(&stack, &message);
             self.in_sync(false);
+            // The drift stays on the board, marked healed, until the next one.
+            let healed = healing.then(|| Drift {
+                at: clock::now(),
+                changes: changes.clone(),
+                action: "healed".into(),
+            });
             let result = outcome(self.job, "applied", message, changes, vec![]);
-            self.ctx
-                .board
-                .stack(&stack, |s| s.last_result = Some(result));
+            self.ctx.board.stack(&stack, |s| {
+                s.last_result = Some(result);
+                if healed.is_some() {
+                    s.drift = healed;
+                }
+            });
             return Action::Await;
         }
         let why = deployed

@@ -92,7 +92,9 @@ pub struct Outcome {
 pub struct Drift {
     pub at: String,
     pub changes: Vec<String>,
-    /// `reported`, `healed`, `healing stopped: ...`.
+    /// `reported (self_heal is off)`, `reported (mode plan or suspended)`, `healing` (while it
+    /// is applied back), `healed`, `healing stopped: ...`. Cleared once the cluster is seen to
+    /// match the files, except `healed`, kept until the next drift.
     pub action: String,
 }
 

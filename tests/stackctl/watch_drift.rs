@@ -205,6 +205,13 @@ fn a_manual_scale_is_healed_with_self_heal_and_recorded() {
     assert!(watcher.log().contains(&line), "{}", watcher.log());
     let stack_status = &status["stacks"][&stack.name];
     assert_eq!(stack_status["deployed_revision"], revision.as_str());
+    // The board keeps the healed drift until the next one.
+    assert_eq!(stack_status["drift"]["action"], "healed", "{status:#}");
+    assert_eq!(
+        stack_status["drift"]["changes"][0],
+        change.as_str(),
+        "{status:#}"
+    );
     // The heal is in the history: one entry more, from the same revision, with the diff.
     let (_, after) = history(&stack);
     assert_eq!(
@@ -245,7 +252,13 @@ fn a_flapping_service_is_healed_up_to_the_limit_then_only_reported() {
     let status = watcher.wait_until(
         "the third drift is reported, not healed",
         Duration::from_secs(20),
-        |s| drift_with(s, &stack, &change).is_some_and(|d| d["action"] != "healing"),
+        |s| {
+            drift_with(s, &stack, &change).is_some_and(|d| {
+                d["action"]
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("healing stopped"))
+            })
+        },
     );
     let drift = drift_with(&status, &stack, &change).unwrap();
     assert_eq!(
