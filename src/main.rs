@@ -14,6 +14,7 @@ fn main() {
         stackctl::cli::Command::Rm(args) => stackctl::commands::cluster::rm(args),
         stackctl::cli::Command::History(args) => stackctl::commands::cluster::history(args),
         stackctl::cli::Command::Watch(args) => stackctl::commands::watch::run(args),
+        stackctl::cli::Command::Healthcheck { url } => stackctl::commands::healthcheck::run(url),
     };
     std::process::exit(code);
 }

@@ -39,6 +39,12 @@ pub enum Command {
     History(StackCommandArgs),
     /// Follow git branches or folders and keep stacks as their files say (a `GitOps` controller).
     Watch(Box<watch::WatchArgs>),
+    /// Exit 0 when a watcher's /healthz answers 200 (for a watcher service's healthcheck).
+    Healthcheck {
+        /// The watcher's health URL.
+        #[arg(default_value = "http://127.0.0.1:9090/healthz")]
+        url: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod cluster;
+pub mod healthcheck;
 pub mod output;
 pub mod plan;
 pub mod prepare;

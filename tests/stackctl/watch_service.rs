@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::apply::{Stack, apply};
+use super::swarm::docker;
 use super::util::{Test, repo_root};
 use super::watcher::app_stack;
 
@@ -162,6 +163,21 @@ fn the_watcher_runs_as_a_swarm_service_and_follows_a_host_folder() {
         service_logs(&service)
     );
     assert_eq!(watcher.image("watch"), "stackctl/watch:local");
+    // Swarm runs a task with a health check only once it is healthy: `stackctl healthcheck`
+    // in the task's container got a 200 from the watcher's /healthz.
+    let health = docker(&[
+        "ps",
+        "--filter",
+        &format!("label=com.docker.swarm.service.name={service}"),
+        "--format",
+        "{{.Status}}",
+    ]);
+    assert!(
+        health.contains("(healthy)"),
+        "{health}
+{}",
+        service_logs(&service)
+    );
 
     // The watcher deploys the folder's stack on its own ...
     wait_deployed(
