@@ -293,3 +293,41 @@ fn a_half_written_file_never_reaches_the_cluster() {
     assert_eq!(previous, "stackctl-test/app:1", "{log}");
     assert!(version(&stack, "app") > index, "{log}");
 }
+
+/// A folder stack whose files do not change is not reconciled again until the resync: the
+/// watcher's own reads of the files must not count as changes. (`next_check` is set to
+/// now + resync at the end of every reconcile, so it stands still while nothing runs.)
+#[test]
+fn a_folder_stack_whose_files_do_not_change_is_left_alone() {
+    let stack = Stack::new("wsquiet");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("app.yml"),
+        app_stack("stackctl-test/app:1", 1),
+    )
+    .unwrap();
+    let revision = folder_revision(dir.path(), &stack);
+    let mut body = folder_config(dir.path(), "60s", &stack);
+    // Plan mode: nothing is written, so no drift events from our own writes either.
+    body.push_str("    mode: plan\n");
+    let watcher = Watcher::start(&body, "");
+    let status = watcher.wait_until("the folder stack is planned", DEPLOYED, |s| {
+        let entry = of(s, &stack);
+        entry["last_result"]["result"] == "planned"
+            && entry["desired_revision"] == revision.as_str()
+            && entry["state"] == "idle"
+    });
+    let next_check = of(&status, &stack)["next_check"].clone();
+    assert!(next_check.is_string(), "{status:#}");
+    std::thread::sleep(Duration::from_secs(4));
+    let status = watcher.status().unwrap();
+    let log = watcher.log();
+    assert_eq!(
+        of(&status, &stack)["next_check"],
+        next_check,
+        "the stack was reconciled again with nothing changed (the watcher's own reads of \
+         app.yml trigger it?)\n{:#}\n{log}",
+        of(&status, &stack)
+    );
+    assert_eq!(status["engine_calls"]["writes"], 0, "{log}");
+}
