@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -19,6 +20,9 @@ pub struct StackFiles<'a> {
     pub files: &'a [PathBuf],
     pub env_file: Option<&'a Path>,
     pub profiles: &'a [String],
+    /// A file modified more recently than this may still be being written (a folder source):
+    /// the read is [`Inputs::Unsettled`]. `None` for git checkouts, which appear whole.
+    pub settle: Option<Duration>,
 }
 
 /// A finding kept for `/status`: where (file, line and column inside the source) and what.
@@ -104,7 +108,7 @@ pub fn read(stack: &StackName, files: &StackFiles<'_>) -> Inputs {
                 .and_then(|object_files| {
                     convert(&loaded.stack, stack, &object_files).map_err(|e| e.to_string())
                 });
-            if digest_of(files.root, &reads) != before {
+            if digest_of(files.root, &reads) != before || is_recent(&reads, files.settle) {
                 return Inputs::Unsettled;
             }
             match converted {
@@ -162,6 +166,16 @@ fn findings<'a>(
         .collect()
 }
 
+/// Whether one of `reads` was modified within `settle` of now.
+fn is_recent(reads: &BTreeSet<PathBuf>, settle: Option<Duration>) -> bool {
+    let Some(settle) = settle else { return false };
+    let now = SystemTime::now();
+    reads.iter().any(|path| {
+        let modified = std::fs::metadata(path).and_then(|m| m.modified());
+        modified.is_ok_and(|t| now.duration_since(t).map_or(true, |age| age < settle))
+    })
+}
+
 /// SHA-256 over every read path (relative to the source) and its content, or its absence.
 #[must_use]
 pub fn digest_of(root: &Path, reads: &BTreeSet<PathBuf>) -> String {
@@ -199,6 +213,7 @@ mod tests {
                 files: &files,
                 env_file: None,
                 profiles: &[],
+                settle: None,
             },
         )
     }

@@ -20,6 +20,9 @@ use crate::engine::Engine;
 use crate::plan::PlanOptions;
 use crate::plan::render::change_lines;
 
+/// A folder's file modified this recently may still be being written: read it again later.
+const SETTLE: Duration = Duration::from_millis(500);
+
 /// What the controller does next with the stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
@@ -137,12 +140,14 @@ pub async fn reconcile<E: Engine + 'static>(
 async fn read_inputs(job: &Job) -> Inputs {
     let config = job.config.clone();
     let root = job.root.clone();
+    let folder = job.revision.is_empty();
     let read = tokio::task::spawn_blocking(move || {
         let files = StackFiles {
             root: &root,
             files: &config.files,
             env_file: config.env_file.as_deref(),
             profiles: &config.profiles,
+            settle: folder.then_some(SETTLE),
         };
         inputs::read(&config.name, &files)
     });

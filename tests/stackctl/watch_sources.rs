@@ -174,6 +174,7 @@ fn folder_revision(dir: &Path, stack: &Stack) -> String {
             files: &files,
             env_file: None,
             profiles: &[],
+            settle: None,
         },
     );
     let digest = inputs.digest().expect("the files are settled");

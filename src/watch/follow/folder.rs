@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use notify::RecursiveMode;
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecursiveMode};
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -38,7 +39,11 @@ pub async fn follow_folder(follower: FolderFollower, events: UnboundedSender<Sou
     let (sender, mut changed) = tokio::sync::mpsc::unbounded_channel::<Vec<PathBuf>>();
     let handler = move |result: DebounceEventResult| {
         let Ok(batch) = result else { return };
-        let paths: Vec<PathBuf> = batch.into_iter().flat_map(|e| e.event.paths).collect();
+        let paths: Vec<PathBuf> = batch
+            .into_iter()
+            .filter(|e| is_change(e.event.kind))
+            .flat_map(|e| e.event.paths)
+            .collect();
         if !paths.is_empty() {
             let _ = sender.send(paths);
         }
@@ -89,6 +94,45 @@ pub async fn follow_folder(follower: FolderFollower, events: UnboundedSender<Sou
                 let _ = events.send(SourceEvent::Files { source: follower.name.clone(), paths });
             }
             () = follower.stop.wait() => return,
+        }
+    }
+}
+
+/// Whether an event can change a file's content: reading a file (our own reconcile opens every
+/// file it loads) is not a change, or the watcher would trigger itself forever.
+fn is_change(kind: EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use notify::event::{CreateKind, DataChange, ModifyKind, RemoveKind};
+
+    use super::*;
+
+    #[test]
+    fn reads_are_not_changes_writes_are() {
+        let cases = [
+            (EventKind::Access(AccessKind::Open(AccessMode::Any)), false),
+            (
+                EventKind::Access(AccessKind::Close(AccessMode::Read)),
+                false,
+            ),
+            (EventKind::Access(AccessKind::Read), false),
+            (
+                EventKind::Access(AccessKind::Close(AccessMode::Write)),
+                true,
+            ),
+            (EventKind::Modify(ModifyKind::Data(DataChange::Any)), true),
+            (EventKind::Create(CreateKind::File), true),
+            (EventKind::Remove(RemoveKind::File), true),
+        ];
+        for (kind, change) in cases {
+            assert_eq!(is_change(kind), change, "{kind:?}");
         }
     }
 }
