@@ -5,6 +5,8 @@
 //!   then not again until the revision or the stack's settings change ([`Backoff::apply`]);
 //! - a source that cannot be fetched is tried again after its interval, doubling up to 10 min
 //!   (±20 %), for ever ([`Backoff::fetch`]); one success resets it;
+//! - a reconcile that cannot reach the daemon (or read the stack's lock) is tried again after
+//!   5 s, doubling up to 5 min ([`Backoff::errors`]); one success resets it;
 //! - the drift event stream reconnects after 1 s, doubling up to 30 s ([`Backoff::events`]).
 
 use std::time::Duration;
@@ -42,6 +44,12 @@ impl Backoff {
     #[must_use]
     pub fn fetch(interval: Duration) -> Self {
         Self::new(interval, Duration::from_secs(600).max(interval), None)
+    }
+
+    /// For a daemon that does not answer a reconcile.
+    #[must_use]
+    pub fn errors() -> Self {
+        Self::new(Duration::from_secs(5), Duration::from_secs(300), None)
     }
 
     /// For the event stream.

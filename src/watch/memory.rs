@@ -29,6 +29,8 @@ pub struct Memory {
     pub deployed_inputs: Option<String>,
     pub deployed_revision: Option<String>,
     pub failure: Option<Failure>,
+    /// Errors talking to the daemon in a row (not failures of the files).
+    pub errors: Option<Backoff>,
     /// When the last self-heals happened (for the flapping limit).
     pub heals: VecDeque<Instant>,
     /// Every path the last read looked at (a folder source triggers on those only).

@@ -337,6 +337,7 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
         self.memory.deployed_revision = Some(revision.clone());
         self.memory.reconciled_revision = Some(revision.clone());
         self.memory.failure = None;
+        self.memory.errors = None;
         self.memory.in_sync = true;
         let message = format!("in sync with revision {}", short(&revision));
         if tell && (first_sight || self.job.reason.startup) {
@@ -425,27 +426,33 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
         heal
     }
 
+    /// The error policy: a daemon that does not answer (or a lock that cannot be read) is
+    /// retried with [`Backoff::errors`]; a refusal waits for new files; an apply that failed
+    /// half-way counts as a failed apply of these files.
     fn failed_without_writes(&mut self, err: &DeployError) -> Action {
         let stack = self.stack();
         let message = err.to_string();
-        let result = match err {
-            DeployError::TooManyRemovals { .. } | DeployError::Plan(_) => "refused",
-            DeployError::Stopped => "interrupted",
-            _ => "error",
+        if let DeployError::Apply(_) = err {
+            return self.apply_failed(&message, Vec::new());
+        }
+        let (result, delay) = match err {
+            DeployError::Engine(_) | DeployError::Lock(_) => {
+                let errors = self.memory.errors.get_or_insert_with(Backoff::errors);
+                ("error", errors.next())
+            }
+            DeployError::Stopped => ("interrupted", None),
+            _ => ("refused", None),
         };
-        self.ctx.log.error(&stack, &message);
+        let next = delay.map_or_else(String::new, |d| {
+            format!("; trying again in {}s", d.as_secs())
+        });
+        self.ctx.log.error(&stack, &format!("{message}{next}"));
         let outcome = outcome(self.job, result, message, Vec::new(), Vec::new());
         self.ctx
             .board
             .stack(&stack, |s| s.last_result = Some(outcome));
         self.memory.in_sync = false;
-        match err {
-            // The daemon may answer again soon; a refusal waits for new files.
-            DeployError::Engine(_) | DeployError::Lock(_) => {
-                Action::RequeueAfter(Duration::from_secs(10))
-            }
-            _ => Action::Await,
-        }
+        delay.map_or(Action::Await, Action::RequeueAfter)
     }
 
     async fn deploy(
