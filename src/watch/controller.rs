@@ -405,7 +405,18 @@ impl<E: Engine + 'static> Controller<E> {
             .stack(name, |s| "queued".clone_into(&mut s.state));
         tokio::spawn(async move {
             let _permit = limit.acquire_owned().await;
-            let (memory, action) = reconcile(&ctx, &job, memory).await;
+            // A bug must not leave the stack "running" for ever: it is reported, the stack's
+            // memory starts afresh, and it is tried again later.
+            let run = std::panic::AssertUnwindSafe(reconcile(&ctx, &job, memory));
+            let (memory, action) = futures::FutureExt::catch_unwind(run).await.unwrap_or_else(
+                |_| {
+                    let message =
+                        "the reconcile panicked (this is a bug in stackctl); trying again in 60s";
+                    ctx.log.error(&stack, message);
+                    let again = Action::RequeueAfter(Duration::from_secs(60));
+                    (Memory::default(), again)
+                },
+            );
             let memory = Box::new(memory);
             let _ = sender.send(Message::Done {
                 stack,

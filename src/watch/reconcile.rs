@@ -151,7 +151,18 @@ async fn read_inputs(job: &Job) -> Inputs {
         };
         inputs::read(&config.name, &files)
     });
-    read.await.unwrap_or(Inputs::Unsettled)
+    read.await.unwrap_or_else(|panic| Inputs::Invalid {
+        digest: String::new(),
+        findings: vec![Finding {
+            severity: "error".into(),
+            file: None,
+            line: None,
+            column: None,
+            message: format!("reading the files failed: {panic} (this is a bug in stackctl)"),
+            help: None,
+        }],
+        reads: std::collections::BTreeSet::new(),
+    })
 }
 
 fn idle<E>(ctx: &Context<E>, stack: &str) {
