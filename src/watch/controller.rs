@@ -436,10 +436,12 @@ impl<E: Engine + 'static> Controller<E> {
                 let slot = self.stacks.get(&name)?;
                 let memory = slot.memory.as_ref()?;
                 let revision = self.sources.get(&slot.config.source)?.revision.clone();
+                // A folder has no revisions: its stacks name their own, from their files.
+                let folder = revision.as_deref() == Some(follow::FOLDER_REVISION);
                 let ready = slot.pending.is_none()
                     && memory.in_sync
                     && memory.reconciled_revision.is_some()
-                    && memory.reconciled_revision == revision;
+                    && (folder || memory.reconciled_revision == revision);
                 (!ready).then_some(name)
             })
             .or_else(|| {
