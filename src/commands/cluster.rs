@@ -13,7 +13,7 @@ use crate::apply::record;
 use crate::apply::{Events, ServiceOutcome};
 use crate::cli::{RmArgs, RollbackArgs, StackCommandArgs};
 use crate::engine::spec::service_spec_from_json;
-use crate::engine::{ConnectOptions, DockerEngine, Engine, connect};
+use crate::engine::{DockerEngine, Engine};
 use crate::model::StackName;
 
 fn block_on(
@@ -29,14 +29,7 @@ fn block_on(
         }
     };
     let result = prepare::runtime().block_on(async {
-        let engine = connect(&ConnectOptions { host })
-            .await
-            .map_err(Report::new)?;
-        engine
-            .probe()
-            .await
-            .and_then(|p| p.require_manager())
-            .map_err(Report::new)?;
+        let engine = prepare::connect_manager(host).await?;
         run(&engine, &name).await
     });
     result.unwrap_or_else(|report| {

@@ -58,6 +58,19 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime starts")
 }
 
+/// Connect to the daemon and check that it is a swarm manager.
+pub async fn connect_manager(host: Option<String>) -> Result<crate::engine::DockerEngine, Report> {
+    let engine = connect(&ConnectOptions { host })
+        .await
+        .map_err(Report::new)?;
+    engine
+        .probe()
+        .await
+        .and_then(|p| p.require_manager())
+        .map_err(Report::new)?;
+    Ok(engine)
+}
+
 /// Connect, check this is a manager, observe the stack and build its plan.
 pub async fn plan(
     prepared: &Prepared,

@@ -11,7 +11,7 @@ use super::{exit, prepare};
 use crate::apply::Stop;
 use crate::cli::use_color;
 use crate::cli::watch::WatchArgs;
-use crate::engine::{ConnectOptions, Counting, Engine, connect};
+use crate::engine::Counting;
 use crate::load::diagnostic::render;
 use crate::watch::config::{self, WatchConfig};
 use crate::watch::controller::Controller;
@@ -89,16 +89,7 @@ fn default_state_dir() -> PathBuf {
 }
 
 async fn watch(args: &WatchArgs, config: WatchConfig, state_dir: PathBuf) -> Result<(), Report> {
-    let engine = connect(&ConnectOptions {
-        host: args.engine.host.clone(),
-    })
-    .await
-    .map_err(Report::new)?;
-    engine
-        .probe()
-        .await
-        .and_then(|p| p.require_manager())
-        .map_err(Report::new)?;
+    let engine = prepare::connect_manager(args.engine.host.clone()).await?;
     let engine = Arc::new(Counting::new(engine));
     let (handle, stop) = Stop::new();
     let board = SharedBoard::default();

@@ -60,6 +60,18 @@ impl Diagnostic {
         self
     }
 
+    /// ``unknown key `name` in path`` (or at the top level), pointing at the key.
+    #[must_use]
+    pub fn unknown_key(key: &super::node::At<String>, path: &str) -> Self {
+        let name = key.value.as_str();
+        let message = if path.is_empty() {
+            format!("unknown top-level key `{name}`")
+        } else {
+            format!("unknown key `{name}` in {path}")
+        };
+        Self::error("stackctl::load::unknown_key", message).at(key.span, "not allowed here")
+    }
+
     #[must_use]
     pub fn is_error(&self) -> bool {
         self.severity == Severity::Error

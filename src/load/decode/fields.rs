@@ -84,13 +84,7 @@ impl Decoder<'_> {
 
     fn unknown_key(&mut self, key: &At<String>, path: &str, allowed: &[&str]) {
         let name = key.value.as_str();
-        let message = if path.is_empty() {
-            format!("unknown top-level key `{name}`")
-        } else {
-            format!("unknown key `{name}` in {path}")
-        };
-        let mut diag = crate::load::Diagnostic::error("stackctl::load::unknown_key", message)
-            .at(key.span, "not allowed here");
+        let mut diag = crate::load::Diagnostic::unknown_key(key, path);
         if let Some(best) = closest(name, allowed.iter().copied()) {
             diag = diag.with_help(format!("did you mean `{best}`?"));
         } else if let Some((_, parent)) = BELONGS_UNDER.iter().find(|(k, _)| *k == name) {

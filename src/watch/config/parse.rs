@@ -181,20 +181,13 @@ impl Parser<'_> {
 
     fn unknown_key(&mut self, key: &At<String>, path: &str, allowed: &[&str]) {
         let name = key.value.as_str();
-        let message = if path.is_empty() {
-            format!("unknown top-level key `{name}`")
-        } else {
-            format!("unknown key `{name}` in {path}")
-        };
         let help = match closest(name, allowed.iter().copied()) {
             Some(best) => format!("did you mean `{best}`?"),
             None if name.starts_with(['x', 'X']) => "extension fields must start with `x-`".into(),
             None => format!("allowed keys here: {}", allowed.join(", ")),
         };
-        let diag = Diagnostic::error("stackctl::load::unknown_key", message)
-            .at(key.span, "not allowed here")
-            .with_help(help);
-        self.d.push(diag);
+        self.d
+            .push(Diagnostic::unknown_key(key, path).with_help(help));
     }
 
     pub(crate) fn error(
