@@ -40,6 +40,8 @@ pub struct SourceStatus {
     pub error: Option<String>,
     /// Failed fetches in a row.
     pub failures: u32,
+    /// Polls since the start (an unchanged remote costs one ref request each).
+    pub polls: u64,
 }
 
 #[derive(Clone, Debug, Default, Serialize)]

@@ -205,6 +205,7 @@ fn report(follower: &GitFollower, err: &GitError, failures: u32, wait: Duration)
 
 fn checked(follower: &GitFollower, error: Option<String>, next: Duration) {
     follower.board.source(&follower.name, |s| {
+        s.polls += 1;
         s.last_check = Some(clock::now());
         s.next_check = Some(clock::in_(next));
         if error.is_none() {
