@@ -84,6 +84,16 @@ impl ServiceOutcome {
     pub fn is_success(&self) -> bool {
         matches!(self, Self::Converged | Self::Written | Self::Removed)
     }
+
+    /// Left unfinished because stopping was asked for (neither a success nor a failure).
+    #[must_use]
+    pub fn is_stopped(&self) -> bool {
+        match self {
+            Self::StillRolling => true,
+            Self::NotStarted(why) => why == stop::STOPPED,
+            _ => false,
+        }
+    }
 }
 
 /// Progress reported while applying, for the live display or the CI log.

@@ -94,11 +94,25 @@ fn entries_of(config: &Config) -> Vec<Entry> {
 
 /// The stack's history, newest last (one list call).
 pub async fn read<E: Engine>(engine: &E, stack: &StackName) -> Result<Vec<Entry>, EngineError> {
+    let mut all = read_many(engine, std::slice::from_ref(stack)).await?;
+    Ok(all.pop().unwrap_or_default())
+}
+
+/// The histories of several stacks, in their order, with the same one list call.
+pub async fn read_many<E: Engine>(
+    engine: &E,
+    stacks: &[StackName],
+) -> Result<Vec<Vec<Entry>>, EngineError> {
     let configs = engine.list_all_configs().await?;
-    Ok(configs
+    Ok(stacks
         .iter()
-        .filter(|c| is_history_of(c, stack))
-        .flat_map(entries_of)
+        .map(|stack| {
+            configs
+                .iter()
+                .filter(|c| is_history_of(c, stack))
+                .flat_map(entries_of)
+                .collect()
+        })
         .collect())
 }
 

@@ -57,7 +57,6 @@ fn options(args: &ApplyArgs, stop: Stop) -> DeployOptions {
     DeployOptions {
         plan: PlanOptions { prune: args.prune },
         resolve_image: args.images.resolve_image,
-        registry_auth: args.images.with_registry_auth,
         apply: ApplyOptions {
             on_failure: args.on_failure,
             max_parallel: args.max_parallel_services,

@@ -111,7 +111,10 @@ pub async fn plan_with_images<E: Engine>(
     let options = DeployOptions {
         plan: options,
         resolve_image: resolve,
-        registry_auth,
+        apply: crate::apply::ApplyOptions {
+            registry_auth,
+            ..Default::default()
+        },
         ..DeployOptions::default()
     };
     let planned = crate::deploy::plan(engine, &prepared.name, &prepared.desired, &options)

@@ -5,7 +5,6 @@ use std::time::Duration;
 
 use crate::apply::lock::{LockError, StackLock};
 use crate::apply::record::{self, Entry, SUCCEEDED};
-use crate::apply::stop::STOPPED;
 use crate::apply::{ApplyError, ApplyOptions, ApplyReport, Events, ServiceOutcome, apply};
 use crate::convert::Desired;
 use crate::engine::registry_auth::credentials_for;
@@ -21,8 +20,7 @@ use crate::plan::{Action, Plan, PlanError, PlanOptions, build};
 pub struct DeployOptions {
     pub plan: PlanOptions,
     pub resolve_image: ResolveImage,
-    /// Send registry credentials (`--with-registry-auth`).
-    pub registry_auth: bool,
+    /// Its `registry_auth` also decides whether the registry is asked with credentials.
     pub apply: ApplyOptions,
     /// How long to wait for another holder of the lock; `None` waits until stopped.
     pub lock_wait: Option<Duration>,
@@ -68,10 +66,7 @@ impl Deployed {
     /// Stopping was asked for while services were still rolling out or not started.
     #[must_use]
     pub fn was_stopped(&self) -> bool {
-        self.report.services.iter().any(|(_, o)| {
-            matches!(o, ServiceOutcome::StillRolling)
-                || matches!(o, ServiceOutcome::NotStarted(why) if why == STOPPED)
-        })
+        self.report.services.iter().any(|(_, o)| o.is_stopped())
     }
 }
 
@@ -112,7 +107,7 @@ pub async fn plan<E: Engine>(
 ) -> Result<Planned, DeployError> {
     let live = observe(engine, stack).await?;
     let mut desired = desired.clone();
-    let registry_auth = options.registry_auth;
+    let registry_auth = options.apply.registry_auth;
     let auth = |image: &str| registry_auth.then(|| credentials_for(image)).flatten();
     let mut warnings =
         resolve_images(engine, &mut desired, &live, options.resolve_image, &auth).await;
@@ -288,7 +283,7 @@ pub fn entry_for(origin: &Origin, plan: &Plan, report: &ApplyReport) -> Entry {
     } else if report
         .services
         .iter()
-        .all(|(_, o)| o.is_success() || *o == ServiceOutcome::StillRolling)
+        .all(|(_, o)| o.is_success() || o.is_stopped())
     {
         format!("interrupted: {}", failed.join("; "))
     } else {

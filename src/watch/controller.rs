@@ -117,17 +117,19 @@ impl<E: Engine + 'static> Controller<E> {
     /// deployed and does not apply it again.
     async fn restore(&mut self) {
         let now = clock_secs();
-        for config in self.config.stacks.clone() {
+        let names: Vec<_> = self.config.stacks.iter().map(|s| s.name.clone()).collect();
+        // Every stack's history from one list call.
+        let histories = match record::read_many(self.ctx.engine.as_ref(), &names).await {
+            Ok(histories) => histories,
+            Err(err) => {
+                let message = format!("cannot read the stacks' history: {err}");
+                self.ctx.log.warn("watch", &message);
+                vec![Vec::new(); names.len()]
+            }
+        };
+        for (config, history) in self.config.stacks.clone().into_iter().zip(histories) {
             let name = config.name.to_string();
-            let memory = match record::read(self.ctx.engine.as_ref(), &config.name).await {
-                Ok(entries) => Memory::from_history(&entries, now),
-                Err(err) => {
-                    self.ctx
-                        .log
-                        .warn(&name, &format!("cannot read the stack's history: {err}"));
-                    Memory::default()
-                }
-            };
+            let memory = Memory::from_history(&history, now);
             let source = config.source.clone();
             self.ctx.board.stack(&name, |s| {
                 s.source = source;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::backoff::Backoff;
 use super::clock;
 use super::config::{StackConfig, StackMode};
+use super::follow::FOLDER_REVISION;
 use super::inputs::{self, Finding, Inputs, StackFiles};
 use super::log::{Level, Log};
 use super::memory::{Failure, Memory};
@@ -54,6 +55,14 @@ pub struct Job {
     pub reason: Reason,
 }
 
+impl Job {
+    /// A folder source has no revisions of its own ([`FOLDER_REVISION`]): its stacks name
+    /// theirs from their files' digest.
+    fn is_folder(&self) -> bool {
+        self.revision == FOLDER_REVISION
+    }
+}
+
 /// Reconcile one stack; `memory` comes back updated.
 pub async fn reconcile<E: Engine + 'static>(
     ctx: &Context<E>,
@@ -69,7 +78,7 @@ pub async fn reconcile<E: Engine + 'static>(
     // A folder has no revisions of its own: its stack's files' digest is one.
     let named;
     let job = match inputs.digest() {
-        Some(digest) if job.revision.is_empty() => {
+        Some(digest) if job.is_folder() => {
             named = Job {
                 revision: format!("files:{}", &digest[..12]),
                 ..job.clone()
@@ -140,7 +149,7 @@ pub async fn reconcile<E: Engine + 'static>(
 async fn read_inputs(job: &Job) -> Inputs {
     let config = job.config.clone();
     let root = job.root.clone();
-    let folder = job.revision.is_empty();
+    let folder = job.is_folder();
     let read = tokio::task::spawn_blocking(move || {
         let files = StackFiles {
             root: &root,
@@ -250,7 +259,6 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
             max_removals: config.max_removals,
             // As `stackctl apply`: images go as tags, no registry round trip per reconcile.
             resolve_image: crate::observe::images::ResolveImage::Never,
-            ..DeployOptions::default()
         }
     }
 
