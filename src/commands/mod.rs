@@ -16,38 +16,35 @@ use std::io::{IsTerminal, Write};
 
 use crate::cli::{FileArgs, use_color};
 use crate::load::diagnostic::render as render_diagnostic;
-use crate::load::{Loaded, load};
+use crate::load::{Diagnostics, Loaded, Sources, load};
 
 /// Load the files; on failure print the diagnostics to stderr and return `None`. Warnings of a
 /// successful load are printed too.
 #[must_use]
 pub fn load_or_report(files: &FileArgs) -> Option<Loaded> {
-    let color = use_color(std::io::stderr().is_terminal());
-    let mut stderr = std::io::stderr().lock();
     match load(&files.load_options()) {
         Ok(loaded) => {
-            for diag in loaded.warnings.iter() {
-                let _ = write!(
-                    stderr,
-                    "{}",
-                    render_diagnostic(diag, &loaded.sources, color)
-                );
-            }
+            let _ = print_diagnostics(&loaded.warnings, &loaded.sources);
             Some(loaded)
         }
         Err(failure) => {
-            for diag in failure.diagnostics.iter() {
-                let _ = write!(
-                    stderr,
-                    "{}",
-                    render_diagnostic(diag, &failure.sources, color)
-                );
-            }
-            let errors = failure.diagnostics.iter().filter(|d| d.is_error()).count();
-            let _ = writeln!(stderr, "{errors} error(s) found; nothing was changed");
+            let errors = print_diagnostics(&failure.diagnostics, &failure.sources);
+            eprintln!("{errors} error(s) found; nothing was changed");
             None
         }
     }
+}
+
+/// Render findings of a stack or watch file to stderr (file, line and column, excerpt, help);
+/// returns how many are errors.
+#[must_use = "the caller says how many errors there were"]
+pub fn print_diagnostics(diagnostics: &Diagnostics, sources: &Sources) -> usize {
+    let color = use_color(std::io::stderr().is_terminal());
+    let mut stderr = std::io::stderr().lock();
+    for diag in diagnostics.iter() {
+        let _ = write!(stderr, "{}", render_diagnostic(diag, sources, color));
+    }
+    diagnostics.iter().filter(|d| d.is_error()).count()
 }
 
 /// Process exit codes (terraform's convention for plan's `--detailed-exitcode`).

@@ -1,18 +1,15 @@
 //! `stackctl watch`: load the watcher's configuration (a file, or the single-stack flags),
 //! connect, serve `/healthz` and `/status`, and run the controller until SIGTERM or Ctrl-C.
 
-use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use miette::Report;
 
-use super::{exit, prepare};
+use super::{exit, prepare, print_diagnostics};
 use crate::apply::Stop;
-use crate::cli::use_color;
 use crate::cli::watch::WatchArgs;
 use crate::engine::Counting;
-use crate::load::diagnostic::render;
 use crate::watch::config::{self, WatchConfig};
 use crate::watch::controller::Controller;
 use crate::watch::http::{self, CallCounter};
@@ -54,19 +51,13 @@ fn load(args: &WatchArgs) -> Option<WatchConfig> {
             .map_err(|message| eprintln!("error: {message}"))
             .ok();
     };
-    let color = use_color(std::io::stderr().is_terminal());
     match config::load_file(path) {
         Ok(loaded) => {
-            for diag in loaded.warnings.iter() {
-                eprint!("{}", render(diag, &loaded.sources, color));
-            }
+            let _ = print_diagnostics(&loaded.warnings, &loaded.sources);
             Some(loaded.config)
         }
         Err(failure) => {
-            for diag in failure.diagnostics.iter() {
-                eprint!("{}", render(diag, &failure.sources, color));
-            }
-            let errors = failure.diagnostics.iter().filter(|d| d.is_error()).count();
+            let errors = print_diagnostics(&failure.diagnostics, &failure.sources);
             eprintln!(
                 "{errors} error(s) in {}; nothing was started",
                 path.display()
