@@ -56,10 +56,10 @@ pub struct WatchArgs {
     pub profiles: Vec<String>,
 
     /// Time between two polls of --repo (at least 1s).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "60s")]
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration, default_value = "60s")]
     pub interval: Duration,
     /// Time between two full re-plans that catch drift in the cluster (at least 1s).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration, default_value = "5m")]
+    #[arg(long, value_name = "DURATION", value_parser = super::parse_duration, default_value = "5m")]
     pub resync: Duration,
     /// Re-apply when the cluster drifts from the files, not only when the files change.
     #[arg(long)]
@@ -117,12 +117,4 @@ pub struct WatchArgs {
 
     #[command(flatten)]
     pub engine: EngineArgs,
-}
-
-/// Go-style durations (`90s`, `1m30s`), as the config file writes them.
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    let d = crate::model::Duration::parse(text)?;
-    u64::try_from(d.nanos())
-        .map(Duration::from_nanos)
-        .map_err(|_| format!("{text}: must not be negative"))
 }

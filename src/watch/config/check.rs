@@ -4,7 +4,7 @@ use super::parse::Parser;
 use super::stacks::ParsedStack;
 use super::types::{SourceConfig, StackConfig};
 use crate::load::Diagnostic;
-use crate::load::node::{At, Node, Span};
+use crate::load::node::{At, Span};
 use crate::load::suggest::closest;
 use crate::model::StackName;
 
@@ -14,14 +14,11 @@ impl Parser<'_> {
         &mut self,
         sources: Vec<(At<String>, Option<SourceConfig>)>,
         mut stacks: Vec<ParsedStack>,
-        stack_entries: &[(At<String>, Node)],
     ) -> Option<(Vec<SourceConfig>, Vec<StackConfig>)> {
         // Names as written, so a source or stack with errors of its own is still defined.
         let source_names: Vec<&str> = sources.iter().map(|(n, _)| n.value.as_str()).collect();
-        let stack_names: Vec<&str> = stack_entries
-            .iter()
-            .map(|(n, _)| n.value.as_str())
-            .collect();
+        let stack_names: Vec<String> = stacks.iter().map(|s| s.name.value.clone()).collect();
+        let stack_names: Vec<&str> = stack_names.iter().map(String::as_str).collect();
         for stack in &mut stacks {
             if let Some(source) = &stack.source {
                 self.source_reference(&stack.name, source, &source_names);
@@ -30,9 +27,11 @@ impl Parser<'_> {
         }
         self.cycles(&stacks);
         for (name, _) in &sources {
-            let is_used = stack_entries
-                .iter()
-                .any(|(_, node)| node.get("source").and_then(Node::as_str) == Some(&name.value));
+            let is_used = stacks.iter().any(|s| {
+                s.source
+                    .as_ref()
+                    .is_some_and(|source| source.value == name.value)
+            });
             if !is_used {
                 let message = format!("source `{name}` is not used by any stack");
                 let diag = Diagnostic::warning("stackctl::watch::unused_source", message)

@@ -2,8 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::keys;
 use super::rules::{self, Problem, Transport};
-use super::types::{ControllerConfig, SourceConfig, SourceKind, StackConfig, WatchConfig};
+use super::types::{
+    ControllerConfig, SourceConfig, SourceKind, StackConfig, WatchConfig, model_duration,
+};
 use crate::cli::watch::WatchArgs;
 use crate::model::StackName;
 use crate::watch::source::{GitRef, GitRemote};
@@ -22,7 +25,7 @@ pub fn from_flags(args: &WatchArgs) -> Result<WatchConfig, String> {
     let controller = ControllerConfig {
         listen: args.listen,
         state_dir: args.state_dir.as_deref().map(absolute),
-        resync: flag("--resync", rules::period(nanos(args.resync)))?,
+        resync: flag("--resync", rules::period(model_duration(args.resync)))?,
         max_concurrent: match args.max_concurrent {
             0 => return Err("--max-concurrent: must be at least 1".into()),
             n => n,
@@ -38,7 +41,7 @@ pub fn from_flags(args: &WatchArgs) -> Result<WatchConfig, String> {
 }
 
 fn source(args: &WatchArgs) -> Result<SourceConfig, String> {
-    let interval = flag("--interval", rules::period(nanos(args.interval)))?;
+    let interval = flag("--interval", rules::period(model_duration(args.interval)))?;
     let (name, kind) = match (&args.repo, &args.dir) {
         (Some(url), None) => ("repo", SourceKind::Git(remote(args, url)?)),
         (None, Some(dir)) => {
@@ -92,27 +95,11 @@ fn remote(args: &WatchArgs, url: &str) -> Result<GitRemote, String> {
 }
 
 fn credentials(args: &WatchArgs, transport: Transport) -> Result<(), String> {
-    let given = [
-        ("token_file", args.token_file.is_some()),
-        ("token_env", args.token_env.is_some()),
-        ("username", args.username.is_some()),
-        ("ssh_key_file", args.ssh_key_file.is_some()),
-        (
-            "ssh_key_passphrase_file",
-            args.ssh_key_passphrase_file.is_some(),
-        ),
-        ("known_hosts_file", args.known_hosts_file.is_some()),
-    ];
-    for (key, _) in given.into_iter().filter(|(_, is_given)| *is_given) {
-        let name = format!("--{}", key.replace('_', "-"));
-        // The rules speak of keys; on the command line the flag is what the user wrote.
-        rules::credential(key, transport).map_err(|p| {
-            let p = Problem {
-                message: p.message.replace(&format!("`{key}`"), &format!("`{name}`")),
-                ..p
-            };
-            message(&name, p)
-        })?;
+    let given = git_settings(args)
+        .into_iter()
+        .filter(|(_, is_given)| *is_given);
+    for (key, _) in given.filter(|(key, _)| keys::CREDENTIALS.contains(key)) {
+        flag(&flag_name(key), rules::credential(key, transport))?;
     }
     if args.token_file.is_some() && args.token_env.is_some() {
         return Err("--token-file and --token-env: give the token one way".into());
@@ -122,24 +109,39 @@ fn credentials(args: &WatchArgs, transport: Transport) -> Result<(), String> {
 
 /// clap waives `requires = "repo"` once `--dir` (which conflicts with it) is given.
 fn git_only_flags(args: &WatchArgs) -> Result<(), String> {
-    let given = [
-        ("--branch", args.branch.is_some()),
-        ("--tag", args.tag.is_some()),
-        ("--commit", args.commit.is_some()),
-        ("--token-file", args.token_file.is_some()),
-        ("--token-env", args.token_env.is_some()),
-        ("--username", args.username.is_some()),
-        ("--ssh-key-file", args.ssh_key_file.is_some()),
-        (
-            "--ssh-key-passphrase-file",
-            args.ssh_key_passphrase_file.is_some(),
-        ),
-        ("--known-hosts-file", args.known_hosts_file.is_some()),
-    ];
-    match given.iter().find(|(_, is_given)| *is_given) {
-        Some((name, _)) => Err(format!("{name}: applies to --repo, not to --dir")),
+    match git_settings(args)
+        .into_iter()
+        .find(|(_, is_given)| *is_given)
+    {
+        Some((key, _)) => Err(format!(
+            "{}: applies to --repo, not to --dir",
+            flag_name(key)
+        )),
         None => Ok(()),
     }
+}
+
+/// Whether each setting of a git remote that has a flag is given, by its `watch.yml` key.
+fn git_settings(args: &WatchArgs) -> [(&'static str, bool); 9] {
+    [
+        ("branch", args.branch.is_some()),
+        ("tag", args.tag.is_some()),
+        ("commit", args.commit.is_some()),
+        ("token_file", args.token_file.is_some()),
+        ("token_env", args.token_env.is_some()),
+        ("username", args.username.is_some()),
+        ("ssh_key_file", args.ssh_key_file.is_some()),
+        (
+            "ssh_key_passphrase_file",
+            args.ssh_key_passphrase_file.is_some(),
+        ),
+        ("known_hosts_file", args.known_hosts_file.is_some()),
+    ]
+}
+
+/// The flag for a `watch.yml` key: `ssh_key_file` is `--ssh-key-file`.
+fn flag_name(key: &str) -> String {
+    format!("--{}", key.replace('_', "-"))
 }
 
 fn stack(args: &WatchArgs, source: &str) -> Result<StackConfig, String> {
@@ -193,27 +195,13 @@ fn message(flag: &str, problem: Problem) -> String {
 
 /// The rules speak of file keys; on the command line the flags are what the user writes.
 fn as_flags(text: &str) -> String {
-    let keys = [
-        "token_file",
-        "token_env",
-        "ssh_key_file",
-        "ssh_key_passphrase_file",
-        "known_hosts_file",
-        "username",
-        "branch",
-        "tag",
-        "commit",
-    ];
-    keys.iter().fold(text.to_owned(), |text, key| {
-        text.replace(
-            &format!("`{key}`"),
-            &format!("`--{}`", key.replace('_', "-")),
-        )
+    let flagged = keys::SOURCE
+        .names
+        .iter()
+        .filter(|key| !matches!(**key, "git" | "dir" | "interval"));
+    flagged.fold(text.to_owned(), |text, key| {
+        text.replace(&format!("`{key}`"), &format!("`{}`", flag_name(key)))
     })
-}
-
-fn nanos(d: std::time::Duration) -> crate::model::Duration {
-    crate::model::Duration(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 fn absolute(path: &Path) -> PathBuf {

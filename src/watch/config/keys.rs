@@ -1,33 +1,17 @@
 //! The keys `watch.yml` accepts, mapping by mapping: one table for the parser and the schema test.
 
-/// The keys allowed in the mappings at `at` (a path pattern: `*` for any source or stack name).
+/// The keys allowed in the mappings at `at` (a path pattern: `*` for any source or stack name),
+/// besides `x-*` extension keys, accepted (and ignored) everywhere.
 #[derive(Debug)]
 pub struct Keys {
     pub at: &'static str,
     pub names: &'static [&'static str],
-    /// Whether `x-*` extension keys are accepted (and ignored) here.
-    pub extensions: bool,
 }
 
 pub const TOP: Keys = Keys {
     at: "",
     names: &["sources", "stacks", "controller"],
-    extensions: true,
 };
-
-/// Keys that only a git source takes.
-pub const GIT_ONLY: &[&str] = &[
-    "git",
-    "branch",
-    "tag",
-    "commit",
-    "token_file",
-    "token_env",
-    "username",
-    "ssh_key_file",
-    "ssh_key_passphrase_file",
-    "known_hosts_file",
-];
 
 pub const SOURCE: Keys = Keys {
     at: "sources.*",
@@ -45,7 +29,6 @@ pub const SOURCE: Keys = Keys {
         "ssh_key_passphrase_file",
         "known_hosts_file",
     ],
-    extensions: true,
 };
 
 pub const STACK: Keys = Keys {
@@ -63,7 +46,6 @@ pub const STACK: Keys = Keys {
         "depends_on",
         "on_failure",
     ],
-    extensions: true,
 };
 
 pub const CONTROLLER: Keys = Keys {
@@ -77,8 +59,10 @@ pub const CONTROLLER: Keys = Keys {
         "heal_window",
         "log_format",
     ],
-    extensions: true,
 };
+
+/// A git source's credential settings: the keys of [`SOURCE`] after `interval`.
+pub(crate) const CREDENTIALS: &[&str] = SOURCE.names.split_at(6).1;
 
 const ALL: &[&Keys] = &[&TOP, &SOURCE, &STACK, &CONTROLLER];
 
@@ -96,4 +80,13 @@ pub fn accepted() -> Vec<String> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn credentials_are_the_tail_of_the_source_keys() {
+        assert_eq!(super::CREDENTIALS.first(), Some(&"token_file"));
+        assert_eq!(super::CREDENTIALS.len(), 6);
+    }
 }

@@ -62,7 +62,7 @@ impl Parser<'_> {
             .get("controller")
             .map(|n| self.controller(n))
             .unwrap_or_default();
-        let (sources, stacks) = self.check(parsed_sources, parsed_stacks, stacks)?;
+        let (sources, stacks) = self.check(parsed_sources, parsed_stacks)?;
         Some(WatchConfig {
             sources,
             stacks,
@@ -136,12 +136,12 @@ impl Parser<'_> {
         }
         if let Some(n) = f.get("max_concurrent") {
             c.max_concurrent = self
-                .at_least_one(n, "controller.max_concurrent", "")
+                .at_least_one(n, "controller.max_concurrent", None)
                 .unwrap_or(c.max_concurrent);
         }
         if let Some(n) = f.get("heal_limit") {
             let help = "to never self-heal, set `self_heal: false` on the stacks";
-            let limit = self.at_least_one(n, "controller.heal_limit", help);
+            let limit = self.at_least_one(n, "controller.heal_limit", Some(help));
             c.heal_limit = limit.map_or(c.heal_limit, |l| u32::try_from(l).unwrap_or(u32::MAX));
         }
         if let Some(n) = f.get("log_format") {
@@ -172,7 +172,7 @@ impl Parser<'_> {
             let name = key.value.as_str();
             if keys.names.contains(&name) {
                 known.push((key, value));
-            } else if !(keys.extensions && name.starts_with("x-")) {
+            } else if !name.starts_with("x-") {
                 self.unknown_key(key, path, keys.names);
             }
         }
@@ -235,10 +235,9 @@ impl Parser<'_> {
         self.rule(node, path, rules::period(d))
     }
 
-    fn at_least_one(&mut self, node: &Node, path: &str, help: &str) -> Option<usize> {
+    fn at_least_one(&mut self, node: &Node, path: &str, help: Option<&str>) -> Option<usize> {
         let n = self.d.uint(node, path)?;
         if n == 0 {
-            let help = (!help.is_empty()).then_some(help);
             let message = format!("{path} must be at least 1");
             self.error(node.span, "stackctl::load::range", message, "zero", help);
             return None;

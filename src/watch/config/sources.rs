@@ -1,21 +1,12 @@
 //! `sources:` entries: a git remote (URL, ref, credentials that fit the URL) or a folder.
 
-use super::keys::{self, GIT_ONLY};
+use super::keys::{self, CREDENTIALS};
 use super::parse::{Entries, Parser};
 use super::rules::{self, Transport};
 use super::types::{SourceConfig, SourceKind};
 use crate::load::Diagnostic;
 use crate::load::node::{At, Node};
 use crate::watch::source::{DEFAULT_INTERVAL, GitRef, GitRemote};
-
-const CREDENTIALS: &[&str] = &[
-    "token_file",
-    "token_env",
-    "username",
-    "ssh_key_file",
-    "ssh_key_passphrase_file",
-    "known_hosts_file",
-];
 
 impl Parser<'_> {
     pub(crate) fn sources(
@@ -73,7 +64,12 @@ impl Parser<'_> {
     }
 
     fn dir(&mut self, f: &Entries<'_>, dir: &Node, path: &str) -> Option<SourceKind> {
-        for key in GIT_ONLY {
+        // Every key of a source but `dir` and `interval` is a git setting.
+        let git_only = keys::SOURCE
+            .names
+            .iter()
+            .filter(|k| !matches!(**k, "dir" | "interval"));
+        for key in git_only {
             if let Some((key_node, _)) = f.entry(key) {
                 let message = format!("`{key}` applies to git sources; {path} is a folder (`dir`)");
                 self.error(

@@ -166,8 +166,12 @@ impl Serialize for SourceKind {
 
 /// `1m30s`, as the configuration writes durations.
 fn go_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    let nanos = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
-    s.collect_str(&crate::model::Duration(nanos))
+    s.collect_str(&model_duration(*d))
+}
+
+/// A duration as stack files count it (nanoseconds, saturating).
+pub(crate) fn model_duration(d: Duration) -> crate::model::Duration {
+    crate::model::Duration(i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 fn display<S: Serializer>(name: &StackName, s: S) -> Result<S::Ok, S::Error> {
