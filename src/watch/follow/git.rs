@@ -49,7 +49,7 @@ pub async fn follow_git(follower: GitFollower, events: UnboundedSender<SourceEve
             &follower.remote,
             &cache,
             &checkouts,
-            current.as_ref(),
+            current.as_deref(),
         )
         .await
         {
@@ -93,11 +93,11 @@ async fn poll(
     remote: &GitRemote,
     cache: &Path,
     checkouts: &Path,
-    current: Option<&String>,
+    current: Option<&str>,
 ) -> Result<Fetched, GitError> {
     let taken = source.take();
     let (remote, cache, checkouts) = (remote.clone(), cache.to_path_buf(), checkouts.to_path_buf());
-    let current = current.cloned();
+    let current = current.map(str::to_owned);
     let joined = tokio::task::spawn_blocking(move || {
         let mut git = match taken {
             Some(git) => git,

@@ -24,22 +24,23 @@ const DEFAULT_SSH_USER: &str = "git";
 pub(crate) struct Auth<'a> {
     remote: &'a GitRemote,
     transport: &'a Transport,
-    /// The configured URL (free of credentials), for messages and the redirect check.
-    url: &'a str,
     tried: Cell<CredentialType>,
     failure: RefCell<Option<GitError>>,
 }
 
 impl<'a> Auth<'a> {
     pub(crate) fn new(remote: &'a GitRemote, transport: &'a Transport) -> Self {
-        let tried = Cell::new(CredentialType::empty());
         Self {
             remote,
             transport,
-            url: &remote.url,
-            tried,
+            tried: Cell::new(CredentialType::empty()),
             failure: RefCell::new(None),
         }
+    }
+
+    /// The configured URL (free of credentials), for messages and the redirect check.
+    fn url(&self) -> &'a str {
+        &self.remote.url
     }
 
     pub(crate) fn callbacks(&'a self) -> RemoteCallbacks<'a> {
@@ -91,7 +92,7 @@ impl<'a> Auth<'a> {
 
     /// Credentials go to the configured host only, not to wherever a redirect leads.
     fn same_host(&self, asking: &str) -> Result<(), GitError> {
-        let (asking, configured) = (url::authority(asking), url::authority(self.url));
+        let (asking, configured) = (url::authority(asking), url::authority(self.url()));
         if asking.eq_ignore_ascii_case(configured) {
             return Ok(());
         }
@@ -186,7 +187,7 @@ impl<'a> Auth<'a> {
         };
         match verdict {
             Verdict::Trusted => Ok(CertificateCheckStatus::CertificateOk),
-            other => Err(found.refusal(self.url, &other)),
+            other => Err(found.refusal(self.url(), &other)),
         }
     }
 
@@ -204,14 +205,14 @@ impl<'a> Auth<'a> {
 
     fn auth_failed(&self, reason: String) -> GitError {
         GitError::AuthFailed {
-            url: self.url.to_string(),
+            url: self.url().to_string(),
             reason,
         }
     }
 
     fn unreadable(&self, reason: String) -> GitError {
         GitError::SecretUnreadable {
-            url: self.url.to_string(),
+            url: self.url().to_string(),
             reason,
         }
     }
@@ -223,7 +224,7 @@ impl<'a> Auth<'a> {
     fn git(&self, err: &git2::Error) -> GitError {
         let reason = err.message().to_string();
         GitError::Git {
-            url: self.url.to_string(),
+            url: self.url().to_string(),
             doing: "preparing credentials",
             reason,
         }

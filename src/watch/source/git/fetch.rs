@@ -3,7 +3,7 @@
 use std::sync::Once;
 
 use git2::{AutotagOption, Direction, ErrorClass, ErrorCode, FetchOptions, Oid, ProxyOptions};
-use git2::{Reference, RemoteHead};
+use git2::{Reference, Remote, RemoteHead};
 
 use super::auth::Auth;
 use super::{GitError, GitSource, TIP_NAMESPACE};
@@ -105,39 +105,34 @@ fn proxy() -> ProxyOptions<'static> {
 }
 
 impl GitSource {
-    /// The commit the remote's followed branch or tag points at (`git ls-remote`).
-    pub(super) fn ls_remote(&self) -> Result<Oid, GitError> {
-        let url = self.remote.url.as_str();
+    /// Ask the remote where the followed branch or tag points (`git ls-remote`) and, when that
+    /// is not the known tip, fetch it over the same connection, force-updating the cache's
+    /// ref. The tip either way.
+    pub(super) fn follow_ref(&self) -> Result<Oid, GitError> {
         let auth = Auth::new(&self.remote, &self.transport);
-        let mut remote = self
-            .repo
-            .remote_anonymous(url)
-            .map_err(|e| self.remote_error(&auth, &e))?;
-        let connection = remote
+        let mut remote = self.anonymous_remote(&auth)?;
+        let mut connection = remote
             .connect_auth(Direction::Fetch, Some(auth.callbacks()), Some(proxy()))
             .map_err(|e| self.remote_error(&auth, &e))?;
         let heads = connection
             .list()
             .map_err(|e| self.remote_error(&auth, &e))?;
-        find_tip(heads, &self.remote.reference).ok_or_else(|| GitError::RefNotFound {
-            url: url.to_string(),
-            reference: describe(&self.remote.reference),
-        })
-    }
-
-    /// Fetch the followed branch or tag, force-updating the cache's ref; the new tip.
-    pub(super) fn fetch_ref(&self) -> Result<Oid, GitError> {
+        let remote_tip =
+            find_tip(heads, &self.remote.reference).ok_or_else(|| self.ref_not_found())?;
+        if self.tip == Some(remote_tip) && self.has_commit(remote_tip) {
+            return Ok(remote_tip);
+        }
         let local = local_ref(&self.remote.reference).expect("a branch or tag has a local ref");
-        self.fetch(&[format!("+{}:{local}", remote_ref(&self.remote.reference))])?;
-        self.local_tip()?.ok_or_else(|| GitError::RefNotFound {
-            url: self.remote.url.clone(),
-            reference: describe(&self.remote.reference),
-        })
+        let refspec = format!("+{}:{local}", remote_ref(&self.remote.reference));
+        self.download(connection.remote(), &auth, &[refspec])?;
+        self.local_tip()?.ok_or_else(|| self.ref_not_found())
     }
 
     /// Fetch every branch and tag to find a fixed commit, and pin it with a ref of its own.
     pub(super) fn fetch_commit(&self, spec: &str) -> Result<Oid, GitError> {
-        self.fetch(&ALL_REFSPECS.map(String::from))?;
+        let auth = Auth::new(&self.remote, &self.transport);
+        let mut remote = self.anonymous_remote(&auth)?;
+        self.download(&mut remote, &auth, &ALL_REFSPECS.map(String::from))?;
         let id = self
             .find_local_commit(spec)?
             .ok_or_else(|| self.commit_not_found(spec))?;
@@ -149,13 +144,20 @@ impl GitSource {
         Ok(id)
     }
 
-    fn fetch(&self, refspecs: &[String]) -> Result<(), GitError> {
-        let url = self.remote.url.as_str();
-        let auth = Auth::new(&self.remote, &self.transport);
-        let mut remote = self
-            .repo
-            .remote_anonymous(url)
-            .map_err(|e| self.remote_error(&auth, &e))?;
+    fn anonymous_remote(&self, auth: &Auth<'_>) -> Result<Remote<'_>, GitError> {
+        self.repo
+            .remote_anonymous(&self.remote.url)
+            .map_err(|e| self.remote_error(auth, &e))
+    }
+
+    /// Fetch `refspecs`, connecting unless `remote` is connected already (libgit2 then reuses
+    /// the connection and the refs it advertised).
+    fn download(
+        &self,
+        remote: &mut Remote<'_>,
+        auth: &Auth<'_>,
+        refspecs: &[String],
+    ) -> Result<(), GitError> {
         let mut options = FetchOptions::new();
         options
             .remote_callbacks(auth.callbacks())
@@ -165,7 +167,14 @@ impl GitSource {
             .download_tags(AutotagOption::None)
             .update_fetchhead(false);
         let fetched = remote.fetch(refspecs, Some(&mut options), None);
-        fetched.map_err(|e| self.fetch_error(&auth, &e))
+        fetched.map_err(|e| self.fetch_error(auth, &e))
+    }
+
+    fn ref_not_found(&self) -> GitError {
+        GitError::RefNotFound {
+            url: self.remote.url.clone(),
+            reference: describe(&self.remote.reference),
+        }
     }
 
     /// A failure to reach or list the remote: what a callback saw, else by libgit2's code.

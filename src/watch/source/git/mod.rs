@@ -89,14 +89,7 @@ impl GitSource {
                 Some(tip) => tip,
                 None => self.fetch_commit(spec)?,
             },
-            GitRef::Branch(_) | GitRef::Tag(_) => {
-                let remote_tip = self.ls_remote()?;
-                if self.tip == Some(remote_tip) && self.has_commit(remote_tip) {
-                    remote_tip
-                } else {
-                    self.fetch_ref()?
-                }
-            }
+            GitRef::Branch(_) | GitRef::Tag(_) => self.follow_ref()?,
         };
         let changed = self.tip != Some(new);
         self.tip = Some(new);
@@ -221,11 +214,7 @@ fn open_cache(dir: &Path) -> Result<Repository, GitError> {
         path: dir.into(),
         reason,
     };
-    let is_empty = match std::fs::read_dir(dir) {
-        Ok(mut entries) => entries.next().is_none(),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
-        Err(e) => return Err(cache_error(e.to_string())),
-    };
+    let is_empty = tree::is_empty_or_missing(dir).map_err(|e| cache_error(e.to_string()))?;
     let repo = if is_empty {
         Repository::init_bare(dir)
     } else {

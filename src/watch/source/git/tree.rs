@@ -40,13 +40,19 @@ pub(super) fn changed_paths(
     Ok(paths)
 }
 
+/// Whether `dir` is missing or holds nothing.
+pub(super) fn is_empty_or_missing(dir: &Path) -> std::io::Result<bool> {
+    match fs::read_dir(dir) {
+        Ok(mut entries) => Ok(entries.next().is_none()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(e),
+    }
+}
+
 fn ensure_empty_dir(dir: &Path) -> Result<(), String> {
-    match fs::read_dir(dir).map(|mut entries| entries.next().is_none()) {
-        Ok(true) => Ok(()),
+    match is_empty_or_missing(dir) {
+        Ok(true) => fs::create_dir_all(dir).map_err(|e| e.to_string()),
         Ok(false) => Err("the directory is not empty".into()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            fs::create_dir_all(dir).map_err(|e| e.to_string())
-        }
         Err(e) => Err(e.to_string()),
     }
 }
