@@ -528,16 +528,8 @@ fn forward<T: Send + 'static>(
 }
 
 fn describe_source(kind: &SourceKind) -> (&'static str, String, String) {
-    use super::source::GitRef;
     match kind {
-        SourceKind::Git(remote) => {
-            let follows = match &remote.reference {
-                GitRef::Branch(b) => format!("branch {b}"),
-                GitRef::Tag(t) => format!("tag {t}"),
-                GitRef::Commit(c) => format!("commit {c}"),
-            };
-            ("git", remote.url.clone(), follows)
-        }
+        SourceKind::Git(remote) => ("git", remote.url.clone(), remote.reference.to_string()),
         SourceKind::Dir(dir) => ("dir", dir.display().to_string(), "folder".into()),
     }
 }

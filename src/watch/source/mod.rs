@@ -16,6 +16,17 @@ pub enum GitRef {
     Commit(String),
 }
 
+/// `branch main`, `tag v1.2.3`, `commit 4f2a9c1`: as logs, errors and `/status` name it.
+impl std::fmt::Display for GitRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Branch(name) => write!(f, "branch {name}"),
+            Self::Tag(name) => write!(f, "tag {name}"),
+            Self::Commit(id) => write!(f, "commit {id}"),
+        }
+    }
+}
+
 impl Default for GitRef {
     fn default() -> Self {
         Self::Branch("main".into())

@@ -29,7 +29,7 @@ pub(super) fn validate_reference(remote: &GitRemote) -> Result<(), GitError> {
     if valid {
         return Ok(());
     }
-    let reference = describe(&remote.reference);
+    let reference = remote.reference.to_string();
     Err(GitError::InvalidReference {
         url: remote.url.clone(),
         reference,
@@ -65,14 +65,6 @@ fn remote_ref(reference: &GitRef) -> String {
         GitRef::Branch(name) => format!("refs/heads/{name}"),
         GitRef::Tag(name) => format!("refs/tags/{name}"),
         GitRef::Commit(id) => id.clone(),
-    }
-}
-
-fn describe(reference: &GitRef) -> String {
-    match reference {
-        GitRef::Branch(name) => format!("branch {name}"),
-        GitRef::Tag(name) => format!("tag {name}"),
-        GitRef::Commit(id) => format!("commit {id}"),
     }
 }
 
@@ -173,7 +165,7 @@ impl GitSource {
     fn ref_not_found(&self) -> GitError {
         GitError::RefNotFound {
             url: self.remote.url.clone(),
-            reference: describe(&self.remote.reference),
+            reference: self.remote.reference.to_string(),
         }
     }
 
