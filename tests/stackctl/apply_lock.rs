@@ -2,12 +2,12 @@
 //! fail at once with `--lock-wait 0s`), and the cluster ends exactly as one set of files says.
 
 use super::apply::{Run, Stack, apply_ok, plan_exit};
-use super::swarm::docker;
 use super::util::Test;
+use super::watcher::lock_configs;
 
-/// `image` with a marker variable `WHO`: each concurrent apply has its own marker, so each has
-/// changes pending whichever runs first, and a mix of the two would show.
-fn version(image: &str, who: &str) -> String {
+/// Service `web` running `image` with a marker variable `WHO`, `replicas` of it, rolled out
+/// with `update_config` (a flow mapping's inside).
+fn web(image: &str, who: &str, replicas: u32, update_config: &str) -> String {
     format!(
         "services:
   web:
@@ -15,9 +15,20 @@ fn version(image: &str, who: &str) -> String {
     environment:
       WHO: {who}
     deploy:
-      replicas: 1
-      update_config: {{parallelism: 1, monitor: 2s, order: start-first}}
+      replicas: {replicas}
+      update_config: {{{update_config}}}
 "
+    )
+}
+
+/// `image` with a marker variable `WHO`: each concurrent apply has its own marker, so each has
+/// changes pending whichever runs first, and a mix of the two would show.
+fn version(image: &str, who: &str) -> String {
+    web(
+        image,
+        who,
+        1,
+        "parallelism: 1, monitor: 2s, order: start-first",
     )
 }
 
@@ -36,11 +47,6 @@ fn race(stack: &Stack, lock_wait: &str) -> [Run; 2] {
         let handles = tests.each_ref().map(|t| scope.spawn(move || Run::of(t)));
         handles.map(|h| h.join().unwrap())
     })
-}
-
-fn lock_configs(stack: &Stack) -> String {
-    let filter = format!("label=com.stackctl.lock={}", stack.name);
-    docker(&["config", "ls", "-q", "--filter", &filter])
 }
 
 /// The cluster matches `winner`'s files exactly and not `loser`'s, and no lock is left.
@@ -152,15 +158,5 @@ fn a_long_apply_renews_its_lock() {
 
 /// Two replicas rolled one at a time, 4 s apart: an apply of about 10 s.
 fn slow(image: &str, who: &str) -> String {
-    format!(
-        "services:
-  web:
-    image: stackctl-test/{image}
-    environment:
-      WHO: {who}
-    deploy:
-      replicas: 2
-      update_config: {{parallelism: 1, delay: 4s, monitor: 2s}}
-"
-    )
+    web(image, who, 2, "parallelism: 1, delay: 4s, monitor: 2s")
 }

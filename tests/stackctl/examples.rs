@@ -45,7 +45,7 @@ fn every_example_validates() {
 }
 
 /// The YAML as written, as JSON (what an editor's schema validator sees).
-fn to_json(node: &Node) -> Json {
+pub(crate) fn to_json(node: &Node) -> Json {
     match &node.value {
         Value::Scalar(Scalar::Null) => Json::Null,
         Value::Scalar(Scalar::Bool(b)) => Json::Bool(*b),

@@ -7,10 +7,12 @@
 //! the test (run `scripts/testbed`), it does not skip it.
 
 use std::fs;
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+
+use super::watcher::free_port;
 
 const LIGHTTPD: &str = "/usr/sbin/lighttpd";
 const SSHD: &str = "/usr/sbin/sshd";
@@ -132,6 +134,12 @@ impl Repo {
     }
 }
 
+/// Kill a child process and reap it.
+fn end(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 /// A running child server; killed (and its temp dir removed) on drop.
 struct Server {
     child: Child,
@@ -141,8 +149,7 @@ struct Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        end(&mut self.child);
     }
 }
 
@@ -190,11 +197,6 @@ impl Server {
         }
         false
     }
-}
-
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 fn require(program: &str, package: &str) {
@@ -480,8 +482,7 @@ pub(crate) struct SshAgent {
 
 impl Drop for SshAgent {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        end(&mut self.child);
     }
 }
 

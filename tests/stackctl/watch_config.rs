@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value as Json};
 use stackctl::load::diagnostic::render;
-use stackctl::load::node::{FileId, Node, Scalar, Value};
+use stackctl::load::node::FileId;
 use stackctl::load::yaml;
 use stackctl::watch::config::{self, SourceKind, StackMode};
 
+use super::examples::to_json;
 use super::util::repo_root;
 
 fn example() -> PathBuf {
@@ -35,26 +36,6 @@ fn the_example_loads_without_findings() {
     assert!(!c.stacks[0].prune && c.stacks[1].prune);
     let local = repo_root().join("examples/watch/local");
     assert_eq!(c.sources[1].kind, SourceKind::Dir(local));
-}
-
-/// The YAML as written, as JSON (what an editor's schema validator sees).
-fn to_json(node: &Node) -> Json {
-    match &node.value {
-        Value::Scalar(Scalar::Null) => Json::Null,
-        Value::Scalar(Scalar::Bool(b)) => Json::Bool(*b),
-        Value::Scalar(Scalar::Int(i)) => Json::from(*i),
-        Value::Scalar(Scalar::Float(f)) => {
-            serde_json::Number::from_f64(*f).map_or(Json::Null, Json::Number)
-        }
-        Value::Scalar(Scalar::Str(s)) => Json::String(s.clone()),
-        Value::Seq(items) => Json::Array(items.iter().map(to_json).collect()),
-        Value::Map(entries) => Json::Object(
-            entries
-                .iter()
-                .map(|(k, v)| (k.value.clone(), to_json(v)))
-                .collect(),
-        ),
-    }
 }
 
 fn schema() -> Json {

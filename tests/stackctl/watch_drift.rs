@@ -10,72 +10,13 @@ use serde_json::Value;
 use super::apply::Stack;
 use super::git_server::Repo;
 use super::swarm::docker;
-use super::watcher::{Watcher, app_stack};
-
-/// Bound on a deploy by the watcher (a loaded machine pulls and starts tasks slowly).
-pub(crate) const DEPLOYED: Duration = Duration::from_secs(90);
-
-/// One git source `repo` (polled every second) and the stack `stack` from its
-/// `stacks/app.yml`, with extra stack keys (`"self_heal: true"`).
-pub(crate) fn watch_config(url: &str, stack: &Stack, stack_keys: &[&str]) -> String {
-    let mut config = format!(
-        "sources:\n  repo:\n    git: {url}\n    branch: main\n    interval: 1s\nstacks:\n  {}:\n    source: repo\n    files: [stacks/app.yml]\n",
-        stack.name
-    );
-    for key in stack_keys {
-        config.push_str("    ");
-        config.push_str(key);
-        config.push('\n');
-    }
-    config
-}
-
-/// A commit id as the watcher's log shows it.
-pub(crate) fn short(revision: &str) -> &str {
-    &revision[..12]
-}
-
-/// Commit `content` as `stacks/app.yml` and push it; the new commit id.
-pub(crate) fn push_stack(repo: &Repo, content: &str, message: &str) -> String {
-    let revision = repo.commit(&[("stacks/app.yml", content)], message);
-    repo.push();
-    revision
-}
+use super::watcher::{DEPLOYED, Watcher, deployed, history, short};
 
 /// The replicas the service `app` of `stack` is set to.
 pub(crate) fn replicas(stack: &Stack) -> u64 {
     stack.inspect("app")["Spec"]["Mode"]["Replicated"]["Replicas"]
         .as_u64()
         .unwrap_or_default()
-}
-
-/// The stack's history as stored: the ids of its history configs and their entries, oldest
-/// first.
-pub(crate) fn history(stack: &Stack) -> (Vec<String>, Vec<Value>) {
-    use base64::Engine as _;
-    let filter = format!("label=com.stackctl.history={}", stack.name);
-    let ids: Vec<String> = docker(&["config", "ls", "-q", "--filter", &filter])
-        .lines()
-        .map(str::to_owned)
-        .collect();
-    let mut entries = Vec::new();
-    for id in &ids {
-        let inspected: Value =
-            serde_json::from_str(&docker(&["config", "inspect", id])).expect("inspect is JSON");
-        let data = inspected[0]["Spec"]["Data"].as_str().unwrap_or_default();
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(data)
-            .expect("config data is base64");
-        let list: Vec<Value> = serde_json::from_slice(&bytes).expect("history entries are JSON");
-        entries.extend(list);
-    }
-    (ids, entries)
-}
-
-/// The stack's lock configs (none once no apply runs).
-pub(crate) fn lock_configs(stack: &Stack) -> String {
-    let filter = format!("label=com.stackctl.lock={}", stack.name);
-    docker(&["config", "ls", "-q", "--filter", &filter])
 }
 
 /// The writes this watcher process made to the engine so far.
@@ -86,18 +27,11 @@ pub(crate) fn writes(watcher: &Watcher) -> u64 {
         .expect("engine_calls.writes is a number")
 }
 
-/// Push app:1 with one replica, watch it with `stack_keys` and `controller` lines, and wait
-/// until it is deployed: the repo, the watcher and the revision.
-fn deployed(stack: &Stack, stack_keys: &[&str], controller: &str) -> (Repo, Watcher, String) {
-    let repo = Repo::new();
-    let revision = push_stack(&repo, &app_stack("stackctl-test/app:1", 1), "one");
-    let watcher = Watcher::start(
-        &watch_config(&repo.file_url(), stack, stack_keys),
-        controller,
-    );
-    watcher.wait_deployed(&stack.name, &revision, DEPLOYED);
-    assert_eq!(replicas(stack), 1, "{}", watcher.log());
-    (repo, watcher, revision)
+/// [`deployed`], checking the one replica of app:1 is there.
+fn deployed_one(stack: &Stack, stack_keys: &[&str], controller: &str) -> (Repo, Watcher, String) {
+    let deployed = deployed(stack, stack_keys, controller);
+    assert_eq!(replicas(stack), 1, "{}", deployed.1.log());
+    deployed
 }
 
 /// `docker service scale --detach <stack>_app=N`: returns as soon as the spec is written.
@@ -129,7 +63,7 @@ fn count(watcher: &Watcher, needle: &str) -> usize {
 #[test]
 fn a_manual_scale_is_reported_with_the_field_diff_and_left_alone() {
     let stack = Stack::new("wdrift-report");
-    let (_repo, watcher, revision) = deployed(&stack, &[], "");
+    let (_repo, watcher, revision) = deployed_one(&stack, &[], "");
     let change = scaled_to_two(&stack);
     let (_, history_before) = history(&stack);
     let writes_before = writes(&watcher);
@@ -177,7 +111,7 @@ fn a_manual_scale_is_reported_with_the_field_diff_and_left_alone() {
 #[test]
 fn a_manual_scale_is_healed_with_self_heal_and_recorded() {
     let stack = Stack::new("wdrift-heal");
-    let (_repo, watcher, revision) = deployed(&stack, &["self_heal: true"], "");
+    let (_repo, watcher, revision) = deployed_one(&stack, &["self_heal: true"], "");
     let change = scaled_to_two(&stack);
     let (_, history_before) = history(&stack);
     scale(&stack, 2);
@@ -230,7 +164,7 @@ fn a_manual_scale_is_healed_with_self_heal_and_recorded() {
 #[test]
 fn a_flapping_service_is_healed_up_to_the_limit_then_only_reported() {
     let stack = Stack::new("wdrift-flap");
-    let (_repo, watcher, revision) = deployed(&stack, &["self_heal: true"], "heal_limit: 2");
+    let (_repo, watcher, revision) = deployed_one(&stack, &["self_heal: true"], "heal_limit: 2");
     let change = scaled_to_two(&stack);
     let applied = format!("applied revision {}", short(&revision));
     for heal in 1..=2 {
@@ -284,7 +218,7 @@ fn a_flapping_service_is_healed_up_to_the_limit_then_only_reported() {
 #[test]
 fn status_counts_a_heal_once_it_is_done() {
     let stack = Stack::new("wdrift-count");
-    let (_repo, watcher, revision) = deployed(&stack, &["self_heal: true"], "");
+    let (_repo, watcher, revision) = deployed_one(&stack, &["self_heal: true"], "");
     scale(&stack, 2);
     let applied = format!("applied revision {}", short(&revision));
     let status = watcher.wait_until("the drift is healed", DEPLOYED, |s| {

@@ -2,33 +2,35 @@
 //! deploy key): a pushed commit is deployed within a poll interval; bad credentials or an
 //! unknown host key leave the cluster untouched and say why.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::apply::Stack;
 use super::git_server::{HttpServer, Repo, SshServer};
-use super::swarm::docker;
-use super::watcher::{Watcher, app_stack};
+use super::watcher::{DEPLOYED, Watcher, app_stack, push_stack, short, watch_config};
 
-const DEPLOYED: Duration = Duration::from_secs(90);
-
-/// The config of one git source `repo` (extra source keys in `auth`) and one stack from it.
-fn config(url: &str, auth: &str, stack: &Stack) -> String {
+/// The source keys of an ssh remote: the private key and the `known_hosts` file.
+fn ssh_auth(key: &Path, known_hosts: &Path) -> String {
     format!(
-        "sources:\n  repo:\n    git: {url}\n    branch: main\n    interval: 1s\n{auth}\nstacks:\n  {}:\n    source: repo\n    files: [stacks/app.yml]\n",
-        stack.name
+        "ssh_key_file: {}\nknown_hosts_file: {}",
+        key.display(),
+        known_hosts.display()
     )
+}
+
+/// A new repo with app:1 pushed.
+fn pushed_repo() -> Repo {
+    let repo = Repo::new();
+    push_stack(&repo, &app_stack("stackctl-test/app:1", 1), "one");
+    repo
 }
 
 /// Push app:1, watch, see it deployed; push app:2 and see the apply start within the poll
 /// interval (plus slack for a loaded machine) and converge.
 fn follows_pushes(repo: &Repo, url: &str, auth: &str) {
     let stack = Stack::new("wgit");
-    let first = repo.commit(
-        &[("stacks/app.yml", &app_stack("stackctl-test/app:1", 1))],
-        "one",
-    );
-    repo.push();
-    let watcher = Watcher::start(&config(url, auth, &stack), "");
+    let first = push_stack(repo, &app_stack("stackctl-test/app:1", 1), "one");
+    let watcher = Watcher::start(&watch_config(url, auth, &stack, &[]), "");
     watcher.wait_deployed(&stack.name, &first, DEPLOYED);
     assert_eq!(stack.image("app"), "stackctl-test/app:1");
     let second = repo.commit(
@@ -37,7 +39,7 @@ fn follows_pushes(repo: &Repo, url: &str, auth: &str) {
     );
     let pushed = Instant::now();
     repo.push();
-    let applying = format!("applying revision {}", &second[..12]);
+    let applying = format!("applying revision {}", short(&second));
     watcher.wait_until("the new revision is being applied", DEPLOYED, |_| {
         watcher.log().contains(&applying)
     });
@@ -66,7 +68,7 @@ fn watch_follows_a_file_remote() {
 fn watch_follows_an_http_remote_with_a_token() {
     let repo = Repo::new();
     let server = HttpServer::start(&repo.root());
-    let auth = format!("    token_file: {}", server.token_file().display());
+    let auth = format!("token_file: {}", server.token_file().display());
     follows_pushes(&repo, &server.url(&repo), &auth);
 }
 
@@ -74,19 +76,16 @@ fn watch_follows_an_http_remote_with_a_token() {
 fn watch_follows_an_ssh_remote_with_a_deploy_key() {
     let repo = Repo::new();
     let server = SshServer::start();
-    let auth = format!(
-        "    ssh_key_file: {}\n    known_hosts_file: {}",
-        server.keys.deploy_key.display(),
-        server.keys.known_hosts.display()
-    );
+    let auth = ssh_auth(&server.keys.deploy_key, &server.keys.known_hosts);
     follows_pushes(&repo, &server.url(&repo), &auth);
 }
 
 /// A source that cannot be fetched: nothing of the stack appears in the cluster, `/status` and
-/// the log say why (and never show the token).
-fn refused(url: &str, auth: &str, expected: &str, secret: Option<&str>) {
+/// the log say why (and never show the token). Returns the source's error in `/status` and the
+/// log.
+fn refused(url: &str, auth: &str, expected: &str, secret: Option<&str>) -> (String, String) {
     let stack = Stack::new("wgitno");
-    let watcher = Watcher::start(&config(url, auth, &stack), "");
+    let watcher = Watcher::start(&watch_config(url, auth, &stack, &[]), "");
     let status = watcher.wait_until(
         "the fetch error is reported",
         Duration::from_secs(30),
@@ -110,21 +109,17 @@ fn refused(url: &str, auth: &str, expected: &str, secret: Option<&str>) {
     }
     let (code, body) = watcher.get("/healthz").unwrap();
     assert_eq!(code, 200, "{body}");
+    (error, watcher.log())
 }
 
 #[test]
 fn a_wrong_token_leaves_the_cluster_untouched_and_is_reported() {
-    let repo = Repo::new();
-    repo.commit(
-        &[("stacks/app.yml", &app_stack("stackctl-test/app:1", 1))],
-        "one",
-    );
-    repo.push();
+    let repo = pushed_repo();
     let server = HttpServer::start(&repo.root());
     let wrong = repo.work().join("../wrong-token");
     std::fs::write(&wrong, "tok-not-the-right-one\n").unwrap();
-    let auth = format!("    token_file: {}", wrong.display());
-    refused(
+    let auth = format!("token_file: {}", wrong.display());
+    let _ = refused(
         &server.url(&repo),
         &auth,
         "authentication",
@@ -134,35 +129,28 @@ fn a_wrong_token_leaves_the_cluster_untouched_and_is_reported() {
 
 #[test]
 fn a_wrong_key_leaves_the_cluster_untouched_and_is_reported() {
-    let repo = Repo::new();
-    repo.commit(
-        &[("stacks/app.yml", &app_stack("stackctl-test/app:1", 1))],
-        "one",
-    );
-    repo.push();
+    let repo = pushed_repo();
     let server = SshServer::start();
-    let auth = format!(
-        "    ssh_key_file: {}\n    known_hosts_file: {}",
-        server.keys.wrong_key.display(),
-        server.keys.known_hosts.display()
-    );
-    refused(&server.url(&repo), &auth, "authentication", None);
+    let auth = ssh_auth(&server.keys.wrong_key, &server.keys.known_hosts);
+    let _ = refused(&server.url(&repo), &auth, "authentication", None);
 }
 
 #[test]
 fn an_unknown_host_key_leaves_the_cluster_untouched_and_says_how_to_add_it() {
-    let repo = Repo::new();
-    repo.commit(
-        &[("stacks/app.yml", &app_stack("stackctl-test/app:1", 1))],
-        "one",
-    );
-    repo.push();
+    let repo = pushed_repo();
     let server = SshServer::start();
-    let auth = format!(
-        "    ssh_key_file: {}\n    known_hosts_file: {}",
-        server.keys.deploy_key.display(),
-        server.keys.empty_known_hosts.display()
+    let auth = ssh_auth(&server.keys.deploy_key, &server.keys.empty_known_hosts);
+    let (error, log) = refused(&server.url(&repo), &auth, "is unknown", None);
+    // How to add it: the file it is missing from, and the `ssh-keyscan` line that appends it.
+    let file = server.keys.empty_known_hosts.display().to_string();
+    assert!(
+        error.contains(&format!("is not in {file}")),
+        "{error}\n{log}"
     );
-    refused(&server.url(&repo), &auth, "is unknown", None);
-    let _ = docker(&["info"]);
+    let scan = format!("ssh-keyscan -p {} ", server.port());
+    let add = format!(">> {file}");
+    assert!(
+        log.contains(&scan) && log.contains(&add),
+        "no ssh-keyscan advice in the log\n{log}"
+    );
 }

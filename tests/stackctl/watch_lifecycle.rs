@@ -11,10 +11,10 @@ use super::apply::{Run, Stack, apply_command, stack_command};
 use super::git_server::Repo;
 use super::swarm::docker;
 use super::util::Test;
-use super::watch_drift::{
-    DEPLOYED, history, lock_configs, push_stack, replicas, short, watch_config, writes,
+use super::watch_drift::{replicas, writes};
+use super::watcher::{
+    DEPLOYED, Watcher, app_stack, history, lock_configs, push_stack, short, version, watch_config,
 };
-use super::watcher::{Watcher, app_stack};
 
 /// Two replicas rolled out one at a time, 3 s apart: a rollout that takes several seconds.
 fn slow_stack(image: &str) -> String {
@@ -30,16 +30,9 @@ fn slow_stack(image: &str) -> String {
     )
 }
 
-/// The service's `Version.Index` (bumped by every write to it).
-fn version(stack: &Stack) -> u64 {
-    stack.inspect("app")["Version"]["Index"]
-        .as_u64()
-        .expect("a service has a version")
-}
-
 /// Start watching `repo` for `stack` and wait for `revision` to be deployed.
 fn watch_deployed(repo: &Repo, stack: &Stack, revision: &str) -> Watcher {
-    let watcher = Watcher::start(&watch_config(&repo.file_url(), stack, &[]), "");
+    let watcher = Watcher::start(&watch_config(&repo.file_url(), "", stack, &[]), "");
     watcher.wait_deployed(&stack.name, revision, DEPLOYED);
     watcher
 }
@@ -63,7 +56,7 @@ fn a_killed_watcher_restarted_with_nothing_new_writes_nothing() {
     let mut watcher = watch_deployed(&repo, &stack, &revision);
     // Let the events of its own writes be checked (an in-sync reconcile, no write).
     std::thread::sleep(Duration::from_secs(2));
-    let version_before = version(&stack);
+    let version_before = version(&stack, "app");
     let history_before = history(&stack);
     assert_eq!(history_before.0.len(), 1, "{history_before:?}");
     watcher.kill();
@@ -86,7 +79,7 @@ fn a_killed_watcher_restarted_with_nothing_new_writes_nothing() {
         .unwrap_or_default();
     assert!(trigger.starts_with("startup"), "{status:#}");
     assert_eq!(writes(&watcher), 0, "{}", watcher.log());
-    assert_eq!(version(&stack), version_before, "{}", watcher.log());
+    assert_eq!(version(&stack, "app"), version_before, "{}", watcher.log());
     assert_eq!(history(&stack), history_before, "{}", watcher.log());
     assert_eq!(lock_configs(&stack), "", "{}", watcher.log());
 }
@@ -188,8 +181,14 @@ fn a_manual_apply_during_a_watcher_rollout_waits_for_the_lock() {
     let env = stack.inspect("after")["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"].to_string();
     assert!(env.contains("WHO=manual"), "{env}\n{both}");
     assert_eq!(stack.image("after"), "stackctl-test/app:2");
+    // The drift of `after` (the manual apply's service), not any earlier one.
     let status = watcher.wait_until("the manual change is reported", DEPLOYED, |s| {
-        s["stacks"][&stack.name]["drift"]["action"] == "reported (self_heal is off)"
+        let drift = &s["stacks"][&stack.name]["drift"];
+        drift["action"] == "reported (self_heal is off)"
+            && drift["changes"].as_array().is_some_and(|c| {
+                c.iter()
+                    .any(|c| c.as_str().is_some_and(|c| c.contains(&after)))
+            })
     });
     assert_eq!(status["stacks"][&stack.name]["lock"], "free", "{status:#}");
 }

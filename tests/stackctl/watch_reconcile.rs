@@ -11,10 +11,7 @@ use serde_json::Value;
 use super::apply::Stack;
 use super::git_server::Repo;
 use super::swarm::docker;
-use super::watcher::{Watcher, app_stack};
-
-/// Bound on a deploy seen through the watcher (a loaded machine included).
-pub(crate) const DEPLOYED: Duration = Duration::from_secs(90);
+use super::watcher::{DEPLOYED, Watcher, app_stack, deployed, short, version, watch_config};
 
 /// One `sources:` entry: the git remote of `repo`, branch `main`, polled every second.
 pub(crate) fn git_source(name: &str, repo: &Repo) -> String {
@@ -38,18 +35,6 @@ pub(crate) fn config(sources: &[String], stacks: &[String]) -> String {
     format!("sources:\n{}stacks:\n{}", sources.concat(), stacks.concat())
 }
 
-/// A commit id as the log shows it.
-pub(crate) fn short(commit: &str) -> &str {
-    &commit[..12]
-}
-
-/// The swarm's version of service `key`: it moves on every write to the service.
-pub(crate) fn version(stack: &Stack, key: &str) -> u64 {
-    stack.inspect(key)["Version"]["Index"]
-        .as_u64()
-        .expect("a service has a version")
-}
-
 /// stackctl's history configs of `stack` (one per apply), by name.
 pub(crate) fn history_configs(stack: &Stack) -> Vec<String> {
     let filter = format!("label=com.stackctl.history={}", stack.name);
@@ -70,14 +55,6 @@ pub(crate) fn of<'a>(status: &'a Value, stack: &Stack) -> &'a Value {
     &status["stacks"][&stack.name]
 }
 
-/// One git source `repo` and one stack from it, made of `stacks/app.yml`.
-fn one_stack(repo: &Repo, stack: &Stack) -> String {
-    config(
-        &[git_source("repo", repo)],
-        &[stack_entry(stack, "repo", &["stacks/app.yml"], "")],
-    )
-}
-
 #[test]
 fn an_invalid_commit_changes_nothing_and_says_where_then_the_next_good_one_deploys() {
     let stack = Stack::new("wrinv");
@@ -87,7 +64,7 @@ fn an_invalid_commit_changes_nothing_and_says_where_then_the_next_good_one_deplo
         "one",
     );
     repo.push();
-    let watcher = Watcher::start(&one_stack(&repo, &stack), "");
+    let watcher = Watcher::start(&watch_config(&repo.file_url(), "", &stack, &[]), "");
     let status = watcher.wait_deployed(&stack.name, &first, DEPLOYED);
     let index = version(&stack, "app");
     let writes = status["engine_calls"]["writes"].as_u64().unwrap();
@@ -269,14 +246,7 @@ fn a_config_file_change_rolls_a_new_config_out_and_leaves_the_other_stack_alone(
 #[test]
 fn a_force_push_to_an_older_commit_deploys_that_older_state() {
     let stack = Stack::new("wrforce");
-    let repo = Repo::new();
-    let first = repo.commit(
-        &[("stacks/app.yml", &app_stack("stackctl-test/app:1", 1))],
-        "one",
-    );
-    repo.push();
-    let watcher = Watcher::start(&one_stack(&repo, &stack), "");
-    watcher.wait_deployed(&stack.name, &first, DEPLOYED);
+    let (repo, watcher, first) = deployed(&stack, &[], "");
     let second = repo.commit(
         &[("stacks/app.yml", &app_stack("stackctl-test/app:2", 1))],
         "two",
@@ -323,20 +293,16 @@ fn fetch_delays(log: &str, name: &str) -> Vec<u64> {
 #[test]
 fn a_removed_remote_is_waited_out_with_growing_delays_and_followed_again_once_back() {
     let stack = Stack::new("wrgone");
-    let repo = Repo::new();
-    let first = repo.commit(
-        &[("stacks/app.yml", &app_stack("stackctl-test/app:1", 1))],
-        "one",
-    );
-    repo.push();
-    let watcher = Watcher::start(&one_stack(&repo, &stack), "");
-    watcher.wait_deployed(&stack.name, &first, DEPLOYED);
+    let (repo, watcher, first) = deployed(&stack, &[], "");
 
     repo.remove();
     let status = watcher.wait_until("a failed fetch", Duration::from_secs(30), |s| {
         s["sources"]["repo"]["failures"].as_u64() >= Some(1)
     });
     let early = status["sources"]["repo"]["failures"].as_u64().unwrap();
+    // Seen before the fourth failure, so that `failures > early` below shows the count growing
+    // (and not a wait that any count of 4 or more satisfied at once).
+    assert!(early < 4, "{status:#}\n{}", watcher.log());
     // Delays from 1s, doubling: the 4th failure comes about 7 s after the first.
     let status = watcher.wait_until("four failed fetches", Duration::from_secs(40), |s| {
         s["sources"]["repo"]["failures"].as_u64() >= Some(4)

@@ -2,8 +2,6 @@
 //! `scripts/watcher-image`, deployed with `stackctl apply`, follows a folder of the host
 //! (bind-mounted) and keeps the stack there deployed, through an edit of its file.
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -13,7 +11,7 @@ use serde_json::Value;
 use super::apply::{Stack, apply};
 use super::swarm::docker;
 use super::util::{Test, repo_root};
-use super::watcher::app_stack;
+use super::watcher::{app_stack, free_port, http_status};
 
 /// `scripts/watcher-image --debug` on the binary under test (quick when the image is current).
 fn build_image() {
@@ -36,26 +34,6 @@ fn build_image() {
 fn replaced(text: &str, from: &str, to: &str) -> String {
     assert!(text.contains(from), "the example no longer has {from:?}");
     text.replace(from, to)
-}
-
-/// A free TCP port on every interface (bound, then released for the service to publish).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("0.0.0.0:0").expect("bind a port");
-    listener.local_addr().unwrap().port()
-}
-
-/// `GET /status` of the watcher through its published port; `None` until it answers.
-fn status(port: u16) -> Option<Value> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let request = "GET /status HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-    stream.write_all(request.as_bytes()).ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let (head, body) = response.split_once("\r\n\r\n")?;
-    head.starts_with("HTTP/1.1 200")
-        .then(|| serde_json::from_str(body).ok())
-        .flatten()
 }
 
 /// What the watcher service logged so far.
@@ -92,7 +70,7 @@ fn wait_deployed(target: &Stack, image: &str, port: u16, watcher: &str, timeout:
     let (mut listed, mut last) = (String::new(), Value::Null);
     while Instant::now() < deadline {
         listed = service_ls(target);
-        if let Some(s) = status(port) {
+        if let Some(s) = http_status(port) {
             last = s["stacks"][&target.name].clone();
         }
         let idle = last["state"] == "idle"

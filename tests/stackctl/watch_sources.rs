@@ -10,10 +10,8 @@ use serde_json::Value;
 
 use super::apply::Stack;
 use super::git_server::Repo;
-use super::watch_reconcile::{
-    DEPLOYED, config, git_source, lines_of, of, short, stack_entry, version,
-};
-use super::watcher::{Watcher, app_stack};
+use super::watch_reconcile::{config, git_source, lines_of, of, stack_entry};
+use super::watcher::{DEPLOYED, Watcher, app_stack, short, version};
 
 #[test]
 fn stacks_of_two_remotes_reconcile_independently_while_one_fails() {
@@ -178,18 +176,25 @@ fn folder_revision(dir: &Path, stack: &Stack) -> String {
         },
     );
     let digest = inputs.digest().expect("the files are settled");
-    format!("files:{}", &digest[..12])
+    format!("files:{}", short(digest))
+}
+
+/// app:1 written to `app.yml` of a new folder, watched (rescanned every 60 s) until deployed:
+/// the folder, its file, the watcher and the revision of the file.
+fn folder_deployed(stack: &Stack) -> (tempfile::TempDir, PathBuf, Watcher, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("app.yml");
+    std::fs::write(&file, app_stack("stackctl-test/app:1", 1)).unwrap();
+    let first = folder_revision(dir.path(), stack);
+    let watcher = Watcher::start(&folder_config(dir.path(), "60s", stack), "");
+    watcher.wait_deployed(&stack.name, &first, DEPLOYED);
+    (dir, file, watcher, first)
 }
 
 #[test]
 fn a_folder_source_deploys_an_edited_file() {
     let stack = Stack::new("wsdir");
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("app.yml");
-    std::fs::write(&file, app_stack("stackctl-test/app:1", 1)).unwrap();
-    let first = folder_revision(dir.path(), &stack);
-    let watcher = Watcher::start(&folder_config(dir.path(), "60s", &stack), "");
-    watcher.wait_deployed(&stack.name, &first, DEPLOYED);
+    let (dir, file, watcher, first) = folder_deployed(&stack);
     assert_eq!(
         stack.image("app"),
         "stackctl-test/app:1",
@@ -243,12 +248,7 @@ fn cuts(content: &str) -> Vec<usize> {
 #[test]
 fn a_half_written_file_never_reaches_the_cluster() {
     let stack = Stack::new("wshalf");
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("app.yml");
-    std::fs::write(&file, app_stack("stackctl-test/app:1", 1)).unwrap();
-    let first = folder_revision(dir.path(), &stack);
-    let watcher = Watcher::start(&folder_config(dir.path(), "60s", &stack), "");
-    watcher.wait_deployed(&stack.name, &first, DEPLOYED);
+    let (dir, file, watcher, _first) = folder_deployed(&stack);
     let index = version(&stack, "app");
     let before = watcher.log().len();
 

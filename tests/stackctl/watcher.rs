@@ -9,6 +9,133 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::apply::Stack;
+use super::git_server::Repo;
+use super::swarm::docker;
+
+/// Bound on a deploy seen through the watcher (a loaded machine pulls and starts tasks slowly).
+pub(crate) const DEPLOYED: Duration = Duration::from_secs(90);
+
+/// A commit id as the watcher's log shows it.
+pub(crate) fn short(revision: &str) -> &str {
+    &revision[..12]
+}
+
+/// One git source `repo` at `url` (branch `main`, polled every second, extra source keys in
+/// `source_keys`, indented lines) and the stack `stack` from its `stacks/app.yml`, with extra
+/// stack keys (`"self_heal: true"`).
+pub(crate) fn watch_config(
+    url: &str,
+    source_keys: &str,
+    stack: &Stack,
+    stack_keys: &[&str],
+) -> String {
+    let mut config =
+        format!("sources:\n  repo:\n    git: {url}\n    branch: main\n    interval: 1s\n");
+    for line in source_keys.lines().filter(|l| !l.trim().is_empty()) {
+        let _ = writeln!(config, "    {}", line.trim());
+    }
+    let _ = write!(
+        config,
+        "stacks:\n  {}:\n    source: repo\n    files: [stacks/app.yml]\n",
+        stack.name
+    );
+    for key in stack_keys {
+        let _ = writeln!(config, "    {key}");
+    }
+    config
+}
+
+/// Commit `content` as `stacks/app.yml` and push it; the new commit id.
+pub(crate) fn push_stack(repo: &Repo, content: &str, message: &str) -> String {
+    let revision = repo.commit(&[("stacks/app.yml", content)], message);
+    repo.push();
+    revision
+}
+
+/// Push app:1 with one replica to a new repo, watch it with `stack_keys` and `controller`
+/// lines, and wait until it is deployed: the repo, the watcher and the revision.
+pub(crate) fn deployed(
+    stack: &Stack,
+    stack_keys: &[&str],
+    controller: &str,
+) -> (Repo, Watcher, String) {
+    let repo = Repo::new();
+    let revision = push_stack(&repo, &app_stack("stackctl-test/app:1", 1), "one");
+    let watcher = Watcher::start(
+        &watch_config(&repo.file_url(), "", stack, stack_keys),
+        controller,
+    );
+    watcher.wait_deployed(&stack.name, &revision, DEPLOYED);
+    (repo, watcher, revision)
+}
+
+/// The swarm's version of service `key`: it moves on every write to the service.
+pub(crate) fn version(stack: &Stack, key: &str) -> u64 {
+    stack.inspect(key)["Version"]["Index"]
+        .as_u64()
+        .expect("a service has a version")
+}
+
+/// The stack's lock configs (none once no apply runs).
+pub(crate) fn lock_configs(stack: &Stack) -> String {
+    let filter = format!("label=com.stackctl.lock={}", stack.name);
+    docker(&["config", "ls", "-q", "--filter", &filter])
+}
+
+/// The stack's history as stored: the ids of its history configs and their entries, oldest
+/// first.
+pub(crate) fn history(stack: &Stack) -> (Vec<String>, Vec<Value>) {
+    use base64::Engine as _;
+    let filter = format!("label=com.stackctl.history={}", stack.name);
+    let ids: Vec<String> = docker(&["config", "ls", "-q", "--filter", &filter])
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let mut entries = Vec::new();
+    for id in &ids {
+        let inspected: Value =
+            serde_json::from_str(&docker(&["config", "inspect", id])).expect("inspect is JSON");
+        let data = inspected[0]["Spec"]["Data"].as_str().unwrap_or_default();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(data)
+            .expect("config data is base64");
+        let list: Vec<Value> = serde_json::from_slice(&bytes).expect("history entries are JSON");
+        entries.extend(list);
+    }
+    (ids, entries)
+}
+
+/// A free TCP port on every interface, loopback included (bound, then released for a server
+/// or a published service to take).
+pub(crate) fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").expect("bind a port");
+    listener.local_addr().unwrap().port()
+}
+
+/// `GET path` on `127.0.0.1:port`: (status code, body); `None` until something answers.
+pub(crate) fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    let (head, body) = response.split_once("\r\n\r\n")?;
+    let code = head.split_whitespace().nth(1)?.parse().ok()?;
+    Some((code, body.to_owned()))
+}
+
+/// `GET /status` on `127.0.0.1:port`, parsed when it answers 200.
+pub(crate) fn http_status(port: u16) -> Option<Value> {
+    let (code, body) = http_get(port, "/status")?;
+    (code == 200)
+        .then(|| serde_json::from_str(&body).ok())
+        .flatten()
+}
+
 /// A service stack with fast rollouts: `image` with `replicas`, one service `app`.
 pub(crate) fn app_stack(image: &str, replicas: u32) -> String {
     format!(
@@ -27,12 +154,6 @@ pub(crate) struct Watcher {
     child: Option<Child>,
     dir: tempfile::TempDir,
     port: u16,
-}
-
-/// A free loopback port (bound, then released for the watcher to take).
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
-    listener.local_addr().unwrap().port()
 }
 
 impl Watcher {
@@ -117,26 +238,12 @@ impl Watcher {
 
     /// `GET path`: (status code, body).
     pub(crate) fn get(&self, path: &str) -> Option<(u16, String)> {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .ok()?;
-        let request =
-            format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).ok()?;
-        let mut response = String::new();
-        stream.read_to_string(&mut response).ok()?;
-        let (head, body) = response.split_once("\r\n\r\n")?;
-        let code = head.split_whitespace().nth(1)?.parse().ok()?;
-        Some((code, body.to_owned()))
+        http_get(self.port, path)
     }
 
     /// `GET /status`, parsed.
     pub(crate) fn status(&self) -> Option<Value> {
-        let (code, body) = self.get("/status")?;
-        (code == 200)
-            .then(|| serde_json::from_str(&body).ok())
-            .flatten()
+        http_status(self.port)
     }
 
     /// Poll `/status` until `done` holds; panics after `timeout` with the log and the status.
