@@ -1,16 +1,12 @@
-//! git2 callbacks for one connection: credentials (token, ssh key or agent) and the ssh host
-//! key check against `known_hosts`.
+//! Credentials and host key checks for the connections of one operation: the token (http),
+//! the ssh key, its passphrase or the agent, and `known_hosts`.
 //!
-//! libgit2 only sees "callback failed"; the real reason is kept here and reported instead
-//! ([`Auth::failure`]). Each credential kind is offered once: libgit2 asks again after a
-//! refusal, and offering the same thing again would loop forever.
+//! libgit2 only sees "the transport failed"; the real reason is kept here ([`Auth::fail`]) and
+//! reported instead ([`Auth::failure`]).
 
-use std::cell::{Cell, RefCell};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::{env, fs, io};
-
-use git2::cert::Cert;
-use git2::{CertificateCheckStatus, Cred, CredentialType, RemoteCallbacks};
 
 use super::GitError;
 use super::known_hosts::{self, KnownHosts, Verdict};
@@ -20,78 +16,91 @@ use crate::watch::source::GitRemote;
 const DEFAULT_HTTP_USER: &str = "x-access-token";
 const DEFAULT_SSH_USER: &str = "git";
 
-/// Credentials and host key checking for the connections of one operation.
-pub(crate) struct Auth<'a> {
-    remote: &'a GitRemote,
-    transport: &'a Transport,
-    tried: Cell<CredentialType>,
-    failure: RefCell<Option<GitError>>,
+/// What the transports of one operation may use, and the first reason one of them failed.
+pub(crate) struct Auth {
+    remote: GitRemote,
+    transport: Transport,
+    failure: Mutex<Option<GitError>>,
 }
 
-impl<'a> Auth<'a> {
-    pub(crate) fn new(remote: &'a GitRemote, transport: &'a Transport) -> Self {
+/// How an ssh connection authenticates.
+pub(crate) enum SshIdentity {
+    /// A key file and its passphrase, if it has one.
+    KeyFile {
+        path: PathBuf,
+        passphrase: Option<String>,
+    },
+    /// The keys of the agent at `SSH_AUTH_SOCK`.
+    Agent,
+}
+
+impl Auth {
+    pub(crate) fn new(remote: &GitRemote, transport: &Transport) -> Self {
         Self {
-            remote,
-            transport,
-            tried: Cell::new(CredentialType::empty()),
-            failure: RefCell::new(None),
+            remote: remote.clone(),
+            transport: transport.clone(),
+            failure: Mutex::new(None),
         }
     }
 
     /// The configured URL (free of credentials), for messages and the redirect check.
-    fn url(&self) -> &'a str {
+    pub(crate) fn url(&self) -> &str {
         &self.remote.url
     }
 
-    pub(crate) fn callbacks(&'a self) -> RemoteCallbacks<'a> {
-        let mut callbacks = RemoteCallbacks::new();
-        callbacks.credentials(|url, user, allowed| {
-            self.record(
-                self.same_host(url)
-                    .and_then(|()| self.credential(user, allowed)),
-            )
-        });
-        callbacks.certificate_check(|cert, _host| self.record(self.check_host_key(cert)));
-        callbacks
+    pub(crate) fn transport(&self) -> &Transport {
+        &self.transport
     }
 
-    /// Why a callback made the operation fail, if one did (taken: asked once per failure).
+    /// Keep `err` as the reason of the failure (the first one wins) and give libgit2 a stand-in.
+    pub(crate) fn fail(&self, err: GitError) -> git2::Error {
+        let message = err.to_string();
+        let mut slot = self
+            .failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        slot.get_or_insert(err);
+        git2::Error::from_str(&message)
+    }
+
+    /// As [`Self::fail`], for the `io::Error` a stream's read or write returns.
+    pub(crate) fn fail_io(&self, err: GitError) -> io::Error {
+        io::Error::other(self.fail(err).message().to_string())
+    }
+
+    /// Why a transport made the operation fail, if one did (taken: asked once per failure).
     pub(crate) fn failure(&self) -> Option<GitError> {
-        self.failure.borrow_mut().take()
+        self.failure
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
     }
 
-    fn record<T>(&self, result: Result<T, GitError>) -> Result<T, git2::Error> {
-        result.map_err(|err| {
-            *self.failure.borrow_mut() = Some(err);
-            git2::Error::from_str("stackctl refused to go on (see its error)")
-        })
+    /// The basic-auth user and token for http(s), when a token is configured.
+    pub(crate) fn http_credentials(&self) -> Result<Option<(String, String)>, GitError> {
+        if self.remote.token_file.is_none() && self.remote.token_env.is_none() {
+            return Ok(None);
+        }
+        let user = self.http_user().to_string();
+        Ok(Some((user, self.token()?)))
     }
 
-    fn credential(&self, user: Option<&str>, allowed: CredentialType) -> Result<Cred, GitError> {
-        let ssh_user = || {
-            user.or(self.remote.username.as_deref())
-                .unwrap_or(DEFAULT_SSH_USER)
-        };
-        if allowed.contains(CredentialType::SSH_KEY) {
-            self.once(CredentialType::SSH_KEY)?;
-            return self.ssh_key(ssh_user());
+    pub(crate) fn http_user(&self) -> &str {
+        self.remote.username.as_deref().unwrap_or(DEFAULT_HTTP_USER)
+    }
+
+    /// The remote answered 401/403: refused the token, or wants one and none is configured.
+    pub(crate) fn http_refused(&self, had_token: bool) -> GitError {
+        if had_token {
+            let reason = format!("the remote refused the token (user {})", self.http_user());
+            return self.auth_failed(reason);
         }
-        if allowed.contains(CredentialType::USER_PASS_PLAINTEXT) {
-            self.once(CredentialType::USER_PASS_PLAINTEXT)?;
-            let user = self.remote.username.as_deref().unwrap_or(DEFAULT_HTTP_USER);
-            return Cred::userpass_plaintext(user, &self.token()?).map_err(|e| self.git(&e));
-        }
-        if allowed.contains(CredentialType::USERNAME) {
-            self.once(CredentialType::USERNAME)?;
-            return Cred::username(ssh_user()).map_err(|e| self.git(&e));
-        }
-        Err(self.auth_failed(format!(
-            "the remote wants {allowed:?}, which stackctl cannot give"
-        )))
+        let reason = "the remote asks for credentials and neither token_file nor token_env is set";
+        self.auth_failed(reason.to_string())
     }
 
     /// Credentials go to the configured host only, not to wherever a redirect leads.
-    fn same_host(&self, asking: &str) -> Result<(), GitError> {
+    pub(crate) fn same_host(&self, asking: &str) -> Result<(), GitError> {
         let (asking, configured) = (url::authority(asking), url::authority(self.url()));
         if asking.eq_ignore_ascii_case(configured) {
             return Ok(());
@@ -102,22 +111,43 @@ impl<'a> Auth<'a> {
         Err(self.auth_failed(reason))
     }
 
-    /// Refuse a second offer of the same kind: the first one was refused by the server.
-    fn once(&self, kind: CredentialType) -> Result<(), GitError> {
-        let tried = self.tried.get();
-        if !tried.contains(kind) {
-            self.tried.set(tried | kind);
-            return Ok(());
-        }
-        let reason = if kind == CredentialType::USER_PASS_PLAINTEXT {
-            let user = self.remote.username.as_deref().unwrap_or(DEFAULT_HTTP_USER);
-            format!("the remote refused the token (user {user})")
-        } else if let Some(key) = &self.remote.ssh_key_file {
-            format!("the remote refused the ssh key {}", key.display())
-        } else {
-            "the remote refused the keys of the ssh agent".to_string()
+    /// The ssh user: the URL's, else `username`, else `git`.
+    pub(crate) fn ssh_user(&self) -> String {
+        let from_url = match &self.transport {
+            Transport::Ssh { user, .. } => user.clone(),
+            _ => None,
         };
-        Err(self.auth_failed(reason))
+        from_url
+            .or_else(|| self.remote.username.clone())
+            .unwrap_or_else(|| DEFAULT_SSH_USER.to_string())
+    }
+
+    pub(crate) fn ssh_identity(&self) -> Result<SshIdentity, GitError> {
+        let Some(key) = &self.remote.ssh_key_file else {
+            if env::var_os("SSH_AUTH_SOCK").is_none() {
+                let reason = "no ssh_key_file is set and no ssh agent runs (SSH_AUTH_SOCK unset)";
+                return Err(self.auth_failed(reason.to_string()));
+            }
+            return Ok(SshIdentity::Agent);
+        };
+        fs::metadata(key).map_err(|e| self.io("ssh key file", key, &e))?;
+        let passphrase = match &self.remote.ssh_key_passphrase_file {
+            Some(path) => Some(self.read_secret("ssh key passphrase file", path)?),
+            None => None,
+        };
+        Ok(SshIdentity::KeyFile {
+            path: key.clone(),
+            passphrase,
+        })
+    }
+
+    /// The server refused every key offered.
+    pub(crate) fn ssh_refused(&self) -> GitError {
+        let reason = match &self.remote.ssh_key_file {
+            Some(key) => format!("the remote refused the ssh key {}", key.display()),
+            None => "the remote refused the keys of the ssh agent".to_string(),
+        };
+        self.auth_failed(reason)
     }
 
     fn token(&self) -> Result<String, GitError> {
@@ -128,31 +158,12 @@ impl<'a> Auth<'a> {
                 self.unreadable(format!("environment variable {var} (the token) is not set"))
             })?
         } else {
-            let reason =
-                "the remote asks for credentials and neither token_file nor token_env is set";
-            return Err(self.auth_failed(reason.to_string()));
+            return Err(self.http_refused(false));
         };
         if token.is_empty() {
             return Err(self.unreadable("the token is empty".to_string()));
         }
         Ok(token)
-    }
-
-    fn ssh_key(&self, user: &str) -> Result<Cred, GitError> {
-        let Some(key) = &self.remote.ssh_key_file else {
-            if env::var_os("SSH_AUTH_SOCK").is_none() {
-                let reason = "no ssh_key_file is set and no ssh agent runs (SSH_AUTH_SOCK unset)";
-                return Err(self.auth_failed(reason.to_string()));
-            }
-            return Cred::ssh_key_from_agent(user).map_err(|e| self.git(&e));
-        };
-        // libssh2 reads the key only later and words a missing file vaguely: check now.
-        fs::metadata(key).map_err(|e| self.io("ssh key file", key, &e))?;
-        let passphrase = match &self.remote.ssh_key_passphrase_file {
-            Some(path) => Some(self.read_secret("ssh key passphrase file", path)?),
-            None => None,
-        };
-        Cred::ssh_key(user, None, key, passphrase.as_deref()).map_err(|e| self.git(&e))
     }
 
     /// A secret from a file, without the trailing newline editors and `echo` add.
@@ -161,15 +172,11 @@ impl<'a> Auth<'a> {
         Ok(text.trim_end_matches(['\n', '\r']).to_string())
     }
 
-    fn check_host_key(&self, cert: &Cert<'_>) -> Result<CertificateCheckStatus, GitError> {
-        let (Some(hostkey), Transport::Ssh { host, port, .. }) =
-            (cert.as_hostkey(), &self.transport)
-        else {
-            // TLS: libgit2 has verified the certificate chain; keep its verdict.
-            return Ok(CertificateCheckStatus::CertificatePassthrough);
-        };
-        let (Some(key), Some(kind)) = (hostkey.hostkey(), hostkey.hostkey_type()) else {
-            return Err(self.auth_failed("the ssh library gave no host key to check".into()));
+    /// Check the ssh server's host key (`key_type` such as `ssh-ed25519`, `key` its wire-format
+    /// blob) against `known_hosts`.
+    pub(crate) fn check_host_key(&self, key_type: &str, key: &[u8]) -> Result<(), GitError> {
+        let Transport::Ssh { host, port, .. } = &self.transport else {
+            return Err(self.auth_failed("an ssh host key for a remote that is not ssh".into()));
         };
         let path = self.known_hosts_path()?;
         let text = match fs::read_to_string(&path) {
@@ -177,16 +184,16 @@ impl<'a> Auth<'a> {
             Err(e) if e.kind() == io::ErrorKind::NotFound => String::new(),
             Err(e) => return Err(self.io("known_hosts file", &path, &e)),
         };
-        let verdict = KnownHosts::parse(&text).check(host, *port, kind.name(), key);
+        let verdict = KnownHosts::parse(&text).check(host, *port, key_type, key);
         let found = HostKey {
             host,
             port: *port,
-            key_type: kind.name(),
+            key_type,
             key,
             known_hosts: path,
         };
         match verdict {
-            Verdict::Trusted => Ok(CertificateCheckStatus::CertificateOk),
+            Verdict::Trusted => Ok(()),
             other => Err(found.refusal(self.url(), &other)),
         }
     }
@@ -203,8 +210,22 @@ impl<'a> Auth<'a> {
         Ok(PathBuf::from(home).join(".ssh/known_hosts"))
     }
 
-    fn auth_failed(&self, reason: String) -> GitError {
+    pub(crate) fn auth_failed(&self, reason: String) -> GitError {
         GitError::AuthFailed {
+            url: self.url().to_string(),
+            reason,
+        }
+    }
+
+    pub(crate) fn unreachable(&self, reason: String) -> GitError {
+        GitError::Unreachable {
+            url: self.url().to_string(),
+            reason,
+        }
+    }
+
+    pub(crate) fn tls(&self, reason: String) -> GitError {
+        GitError::Tls {
             url: self.url().to_string(),
             reason,
         }
@@ -220,22 +241,13 @@ impl<'a> Auth<'a> {
     fn io(&self, what: &str, path: &Path, err: &io::Error) -> GitError {
         self.unreadable(format!("cannot read the {what} {}: {err}", path.display()))
     }
-
-    fn git(&self, err: &git2::Error) -> GitError {
-        let reason = err.message().to_string();
-        GitError::Git {
-            url: self.url().to_string(),
-            doing: "preparing credentials",
-            reason,
-        }
-    }
 }
 
 /// A host key that `known_hosts` does not vouch for.
 struct HostKey<'a> {
     host: &'a str,
     port: u16,
-    key_type: &'static str,
+    key_type: &'a str,
     key: &'a [u8],
     known_hosts: PathBuf,
 }

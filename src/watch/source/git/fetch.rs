@@ -1,11 +1,12 @@
 //! Talking to the remote: list its refs (cheap, writes nothing) and fetch into the cache.
 
-use std::sync::Once;
+use std::sync::Arc;
 
-use git2::{AutotagOption, Direction, ErrorClass, ErrorCode, FetchOptions, Oid, ProxyOptions};
+use git2::{AutotagOption, Direction, ErrorClass, ErrorCode, FetchOptions, Oid};
 use git2::{Reference, Remote, RemoteHead};
 
 use super::auth::Auth;
+use super::transport::Scope;
 use super::{GitError, GitSource, TIP_NAMESPACE};
 use crate::watch::source::{GitRef, GitRemote};
 
@@ -34,21 +35,6 @@ pub(super) fn validate_reference(remote: &GitRemote) -> Result<(), GitError> {
         url: remote.url.clone(),
         reference,
     })
-}
-
-/// Bound how long a dead or silent server can hold a poll (libgit2 waits forever by default).
-/// The read timeout covers http(s); libssh2 reads its socket itself and is not covered.
-pub(super) fn set_timeouts() {
-    static SET: Once = Once::new();
-    SET.call_once(|| {
-        // SAFETY: libgit2's global options must not change while another thread runs a libgit2
-        // operation. This runs once, before the first source exists, and stackctl uses libgit2
-        // only through sources, so no operation can be running yet.
-        unsafe {
-            let _ = git2::opts::set_server_connect_timeout_in_milliseconds(30_000);
-            let _ = git2::opts::set_server_timeout_in_milliseconds(300_000);
-        }
-    });
 }
 
 /// The cache's ref for a followed branch or tag; a fixed commit needs none.
@@ -81,30 +67,15 @@ fn find_tip(heads: &[RemoteHead<'_>], reference: &GitRef) -> Option<Oid> {
     find(&peeled).or_else(|| find(&name))
 }
 
-/// libssh2 could not load the key (wrong passphrase, unsupported format). libgit2 gives this no
-/// code of its own, only its wording for every failure of the authentication step.
-fn is_unusable_key(err: &git2::Error) -> bool {
-    err.class() == ErrorClass::Ssh
-        && err
-            .message()
-            .starts_with("failed to authenticate SSH session")
-}
-
-fn proxy() -> ProxyOptions<'static> {
-    let mut proxy = ProxyOptions::new();
-    proxy.auto();
-    proxy
-}
-
 impl GitSource {
     /// Ask the remote where the followed branch or tag points (`git ls-remote`) and, when that
     /// is not the known tip, fetch it over the same connection, force-updating the cache's
     /// ref. The tip either way.
     pub(super) fn follow_ref(&self) -> Result<Oid, GitError> {
-        let auth = Auth::new(&self.remote, &self.transport);
+        let (auth, _scope) = self.auth();
         let mut remote = self.anonymous_remote(&auth)?;
         let mut connection = remote
-            .connect_auth(Direction::Fetch, Some(auth.callbacks()), Some(proxy()))
+            .connect_auth(Direction::Fetch, None, None)
             .map_err(|e| self.remote_error(&auth, &e))?;
         let heads = connection
             .list()
@@ -122,7 +93,7 @@ impl GitSource {
 
     /// Fetch every branch and tag to find a fixed commit, and pin it with a ref of its own.
     pub(super) fn fetch_commit(&self, spec: &str) -> Result<Oid, GitError> {
-        let auth = Auth::new(&self.remote, &self.transport);
+        let (auth, _scope) = self.auth();
         let mut remote = self.anonymous_remote(&auth)?;
         self.download(&mut remote, &auth, &ALL_REFSPECS.map(String::from))?;
         let id = self
@@ -136,7 +107,14 @@ impl GitSource {
         Ok(id)
     }
 
-    fn anonymous_remote(&self, auth: &Auth<'_>) -> Result<Remote<'_>, GitError> {
+    /// Credentials for this operation's connections, in force until the scope is dropped.
+    fn auth(&self) -> (Arc<Auth>, Scope) {
+        let auth = Arc::new(Auth::new(&self.remote, &self.transport));
+        let scope = Scope::enter(auth.clone());
+        (auth, scope)
+    }
+
+    fn anonymous_remote(&self, auth: &Auth) -> Result<Remote<'_>, GitError> {
         self.repo
             .remote_anonymous(&self.remote.url)
             .map_err(|e| self.remote_error(auth, &e))
@@ -147,13 +125,10 @@ impl GitSource {
     fn download(
         &self,
         remote: &mut Remote<'_>,
-        auth: &Auth<'_>,
+        auth: &Auth,
         refspecs: &[String],
     ) -> Result<(), GitError> {
         let mut options = FetchOptions::new();
-        options
-            .remote_callbacks(auth.callbacks())
-            .proxy_options(proxy());
         // Only what the refspecs name: no tags tagging along, no FETCH_HEAD file.
         options
             .download_tags(AutotagOption::None)
@@ -170,24 +145,18 @@ impl GitSource {
     }
 
     /// A failure to reach or list the remote: what a callback saw, else by libgit2's code.
-    fn remote_error(&self, auth: &Auth<'_>, err: &git2::Error) -> GitError {
+    fn remote_error(&self, auth: &Auth, err: &git2::Error) -> GitError {
         let url = self.remote.url.clone();
         let reason = err.message().to_string();
         auth.failure().unwrap_or(match err.code() {
             ErrorCode::Auth => GitError::AuthFailed { url, reason },
             ErrorCode::Certificate => GitError::Tls { url, reason },
-            _ if is_unusable_key(err) => GitError::AuthFailed {
-                url,
-                reason: format!(
-                    "{reason} (a wrong passphrase, or a key format libssh2 cannot read)"
-                ),
-            },
             _ => GitError::Unreachable { url, reason },
         })
     }
 
     /// As [`Self::remote_error`], but errors of the local object store blame the cache.
-    fn fetch_error(&self, auth: &Auth<'_>, err: &git2::Error) -> GitError {
+    fn fetch_error(&self, auth: &Auth, err: &git2::Error) -> GitError {
         match err.class() {
             ErrorClass::Odb | ErrorClass::Reference | ErrorClass::Object | ErrorClass::Index => {
                 auth.failure().unwrap_or_else(|| self.cache_error(err))

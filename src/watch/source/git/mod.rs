@@ -5,14 +5,16 @@
 //! so a restarted watcher knows where it was. A poll asks the remote for its refs first and
 //! downloads (and writes) nothing when the tip has not moved.
 //!
-//! ssh goes through libssh2, not the `ssh` program: `~/.ssh/config` (host aliases, `IdentityFile`,
-//! `ProxyJump`) does not apply, and host keys are checked here against `known_hosts_file`
-//! (default `~/.ssh/known_hosts`; plain and hashed host names, as `ssh-keygen -H` writes them).
+//! http(s) and ssh go through stackctl's own transports (rustls, russh; see `transport`), not
+//! the `ssh` program: `~/.ssh/config` (host aliases, `IdentityFile`, `ProxyJump`) does not
+//! apply, and host keys are checked here against `known_hosts_file` (default
+//! `~/.ssh/known_hosts`; plain and hashed host names, as `ssh-keygen -H` writes them).
 
 mod auth;
 mod error;
 mod fetch;
 mod known_hosts;
+mod transport;
 mod tree;
 mod url;
 
@@ -66,7 +68,6 @@ impl GitSource {
     pub fn open(remote: GitRemote, cache_dir: &Path) -> Result<Self, GitError> {
         let transport = url::parse(&remote.url)?;
         fetch::validate_reference(&remote)?;
-        fetch::set_timeouts();
         let repo = open_cache(cache_dir)?;
         let mut source = Self {
             remote,

@@ -62,6 +62,18 @@ pub(crate) fn authority(url: &str) -> &str {
     }
 }
 
+/// The repository path an ssh URL names, as `git-upload-pack` is given it: absolute for
+/// `ssh://host/path` (`~user/…` kept home-relative, as git does), as written for scp-like
+/// `host:path`.
+pub(crate) fn ssh_path(url: &str) -> Option<&str> {
+    if let Some((_, rest)) = url.split_once("://") {
+        let path = &rest[rest.find('/')?..];
+        return Some(path.strip_prefix("/~").map_or(path, |_| &path[1..]));
+    }
+    let (_, path) = url.split_once(':')?;
+    (!path.is_empty()).then_some(path)
+}
+
 /// The URL with any user information replaced, safe to print even when it held a secret.
 pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -217,6 +229,21 @@ mod tests {
         for (url, want) in table {
             assert_eq!(authority(url), want, "{url}");
         }
+    }
+
+    #[test]
+    fn ssh_paths() {
+        let table = [
+            ("ssh://git@host/org/repo.git", "/org/repo.git"),
+            ("ssh://host:2222/~/repo.git", "~/repo.git"),
+            ("ssh://host/~alice/repo.git", "~alice/repo.git"),
+            ("git@host:org/repo.git", "org/repo.git"),
+            ("git@host:/srv/repo.git", "/srv/repo.git"),
+        ];
+        for (url, want) in table {
+            assert_eq!(ssh_path(url), Some(want), "{url}");
+        }
+        assert_eq!(ssh_path("ssh://host"), None);
     }
 
     #[test]
