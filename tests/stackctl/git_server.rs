@@ -6,6 +6,7 @@
 //! temp dir; dropping the server kills it and removes the dir. A missing lighttpd or sshd fails
 //! the test (run `scripts/testbed`), it does not skip it.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -212,10 +213,21 @@ pub(crate) struct HttpServer {
     server: Server,
     pub(crate) user: String,
     pub(crate) token: String,
+    tls: bool,
 }
 
 impl HttpServer {
     pub(crate) fn start(repos: &Path) -> Self {
+        Self::start_with(repos, false)
+    }
+
+    /// The same over https, with a certificate for 127.0.0.1 signed by a CA of its own
+    /// ([`Self::ca_file`]), which no system trusts.
+    pub(crate) fn start_tls(repos: &Path) -> Self {
+        Self::start_with(repos, true)
+    }
+
+    fn start_with(repos: &Path, tls: bool) -> Self {
         require(LIGHTTPD, "lighttpd");
         require(HTTP_BACKEND, "git");
         let user = "x-access-token".to_string();
@@ -223,10 +235,22 @@ impl HttpServer {
         let dir = tempfile::tempdir().unwrap();
         fs::write(dir.path().join("users"), format!("{user}:{token}\n")).unwrap();
         fs::write(dir.path().join("token"), format!("{token}\n")).unwrap();
+        if tls {
+            make_certificates(dir.path());
+        }
         let repos = repos.to_path_buf();
         let server = Server::start(dir, "lighttpd", |dir, port| {
             let config = dir.join("lighttpd.conf");
-            fs::write(&config, lighttpd_config(dir, &repos, port)).unwrap();
+            let mut text = lighttpd_config(dir, &repos, port);
+            if tls {
+                let _ = write!(
+                    text,
+                    "server.modules += (\"mod_openssl\")\nssl.engine = \"enable\"\n\
+                     ssl.pemfile = \"{0}/server.pem\"\nssl.privkey = \"{0}/server.key\"\n",
+                    dir.display()
+                );
+            }
+            fs::write(&config, text).unwrap();
             let mut command = Command::new(LIGHTTPD);
             command.arg("-D").arg("-f").arg(config);
             command
@@ -235,6 +259,7 @@ impl HttpServer {
             server,
             user,
             token,
+            tls,
         }
     }
 
@@ -246,13 +271,102 @@ impl HttpServer {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        format!("http://127.0.0.1:{}/git/{name}", self.server.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}/git/{name}", self.server.port)
+    }
+
+    /// The CA certificate (PEM) that signed an https server's certificate.
+    pub(crate) fn ca_file(&self) -> PathBuf {
+        self.server.dir.path().join("ca.pem")
     }
 
     /// A file holding the token and a trailing newline, as `echo TOKEN > file` writes it.
     pub(crate) fn token_file(&self) -> PathBuf {
         self.server.dir.path().join("token")
     }
+}
+
+/// A CA and a server certificate for 127.0.0.1 and localhost signed by it, made with the
+/// `openssl` program: `ca.pem`, `server.pem`, `server.key` in `dir`.
+fn make_certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs (Debian package openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"],
+            &ec[..],
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=stackctl test CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req"],
+            &ec[..],
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=127.0.0.1",
+            ],
+        ]
+        .concat(),
+    );
+    fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n\
+         keyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "server.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+    ]);
 }
 
 fn lighttpd_config(dir: &Path, repos: &Path, port: u16) -> String {

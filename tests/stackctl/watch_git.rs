@@ -28,9 +28,13 @@ fn pushed_repo() -> Repo {
 /// Push app:1, watch, see it deployed; push app:2 and see the apply start within the poll
 /// interval (plus slack for a loaded machine) and converge.
 fn follows_pushes(repo: &Repo, url: &str, auth: &str) {
+    follows_pushes_with(repo, url, auth, &[]);
+}
+
+fn follows_pushes_with(repo: &Repo, url: &str, auth: &str, env: &[(&str, &str)]) {
     let stack = Stack::new("wgit");
     let first = push_stack(repo, &app_stack("stackctl-test/app:1", 1), "one");
-    let watcher = Watcher::start(&watch_config(url, auth, &stack, &[]), "");
+    let watcher = Watcher::start_env(&watch_config(url, auth, &stack, &[]), "", env);
     watcher.wait_deployed(&stack.name, &first, DEPLOYED);
     assert_eq!(stack.image("app"), "stackctl-test/app:1");
     let second = repo.commit(
@@ -70,6 +74,24 @@ fn watch_follows_an_http_remote_with_a_token() {
     let server = HttpServer::start(&repo.root());
     let auth = format!("token_file: {}", server.token_file().display());
     follows_pushes(&repo, &server.url(&repo), &auth);
+}
+
+/// https with a private CA: trusted through `SSL_CERT_FILE` (the variable OpenSSL-based tools
+/// read too), refused as a TLS error without it.
+#[test]
+fn watch_follows_an_https_remote_whose_ca_is_trusted_and_refuses_it_otherwise() {
+    let repo = Repo::new();
+    let server = HttpServer::start_tls(&repo.root());
+    let auth = format!("token_file: {}", server.token_file().display());
+    let ca = server.ca_file().display().to_string();
+    follows_pushes_with(&repo, &server.url(&repo), &auth, &[("SSL_CERT_FILE", &ca)]);
+    let (error, _) = refused(
+        &server.url(&repo),
+        &auth,
+        "TLS certificate",
+        Some(&server.token),
+    );
+    assert!(error.contains("UnknownIssuer"), "{error}");
 }
 
 #[test]

@@ -160,6 +160,11 @@ impl Watcher {
     /// `stackctl watch --config` with `body` (sources and stacks) plus a controller block giving
     /// the port, the state directory and `controller` (extra controller keys, YAML lines).
     pub(crate) fn start(body: &str, controller: &str) -> Self {
+        Self::start_env(body, controller, &[])
+    }
+
+    /// As [`Self::start`], with these extra environment variables.
+    pub(crate) fn start_env(body: &str, controller: &str, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = free_port();
         let state = dir.path().join("state");
@@ -177,7 +182,7 @@ impl Watcher {
             "--config".into(),
             path.display().to_string(),
         ];
-        Self::spawn(dir, port, &args, &[])
+        Self::spawn(dir, port, &args, env)
     }
 
     /// The single-stack form: `stackctl watch ARGS --listen … --state-dir …`.
