@@ -6,7 +6,8 @@
 //! or `"NAME=value"`. When NAME is sensitive, the value to the end of the line is replaced by
 //! [`MASK`], and so are the lines that continue it: the lines of a block scalar (`|`, `>`) or
 //! of a plain value indented deeper than the key, and the lines up to the closing quote of a
-//! quoted value.
+//! quoted value. In other lines, `NAME=value` pairs with a sensitive NAME are masked where
+//! they stand (`command: [serve, --api-key=k]`).
 
 use super::{MASK, is_sensitive_name};
 
@@ -65,16 +66,24 @@ pub fn mask(text: &str) -> MaskedSource {
                 value_start
             }),
         };
-        match hidden.filter(|&at| at < body.len()) {
-            Some(at) => {
-                out.text.push_str(&line[..at]);
-                out.text.push_str(MASK);
-                out.cuts
-                    .push((line_start + at, line_start + body.len(), out.text.len()));
-                out.text.push_str(&line[body.len()..]);
-            }
-            None => out.text.push_str(line),
+        let ranges = match hidden {
+            Some(at) if at < body.len() => vec![at..body.len()],
+            Some(_) => Vec::new(),
+            // `NAME=value` inside a line of other text: `command: [serve, --api-key=k]`.
+            None => super::sensitive_assignments(body),
+        };
+        let mut kept = 0;
+        for range in ranges {
+            out.text.push_str(&line[kept..range.start]);
+            out.text.push_str(MASK);
+            out.cuts.push((
+                line_start + range.start,
+                line_start + range.end,
+                out.text.len(),
+            ));
+            kept = range.end;
         }
+        out.text.push_str(&line[kept..]);
         line_start += line.len();
     }
     out
@@ -252,7 +261,12 @@ mod tests {
             ("TOKEN='it''s\nmore'\nA: 1\n", "TOKEN=?\n?\nA: 1\n"),
             // Not key lines.
             ("image: nginx:1.27\n", "image: nginx:1.27\n"),
-            ("command: --password=x\n", "command: --password=x\n"),
+            // `NAME=value` anywhere else in a line.
+            ("command: --password=x\n", "command: --password=?\n"),
+            (
+                "    command: [\"serve\", \"--api-key=k1\", \"--port=80\"]\n",
+                "    command: [\"serve\", \"--api-key=?\", \"--port=80\"]\n",
+            ),
             ("- token\n", "- token\n"),
             ("TOKEN:\n  hunter2\nA: 1\n", "TOKEN:\n  ?\nA: 1\n"),
             ("http://token:x@host\n", "http://token:x@host\n"),

@@ -170,28 +170,41 @@ pub fn mask_assignment(text: &str) -> Option<String> {
 #[must_use]
 pub fn mask_text(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(equals) = rest.find('=') {
-        let before = &rest[..equals];
+    let mut kept = 0;
+    for range in sensitive_assignments(text) {
+        out.push_str(&text[kept..range.start]);
+        out.push_str(MASK);
+        kept = range.end;
+    }
+    out.push_str(&text[kept..]);
+    out
+}
+
+/// Byte ranges of the values of the `NAME=value` pairs in `text` whose names are sensitive; a
+/// value ends at whitespace, a quote or `,;)]`.
+#[must_use]
+pub fn sensitive_assignments(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut from = 0;
+    while let Some(found) = text[from..].find('=') {
+        let equals = from + found;
+        let before = &text[from..equals];
         let name_start = before
             .rfind(|c: char| !(c.is_alphanumeric() || matches!(c, '_' | '-' | '.')))
             .map_or(0, |i| {
                 i + before[i..].chars().next().map_or(1, char::len_utf8)
             });
-        let value = &rest[equals + 1..];
+        let value = &text[equals + 1..];
         let value_len = value
             .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | ',' | ';' | ')' | ']'))
             .unwrap_or(value.len());
-        out.push_str(&rest[..=equals]);
-        if is_sensitive_name(&before[name_start..]) && value_len > 0 {
-            out.push_str(MASK);
-            rest = &value[value_len..];
-        } else {
-            rest = value;
+        from = equals + 1;
+        if value_len > 0 && is_sensitive_name(&before[name_start..]) {
+            ranges.push(from..from + value_len);
+            from += value_len;
         }
     }
-    out.push_str(rest);
-    out
+    ranges
 }
 
 #[cfg(test)]

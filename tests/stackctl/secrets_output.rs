@@ -197,6 +197,7 @@ fn errors_do_not_print_sensitive_values() {
       API_TOKEN: mark-excerpt
       MODE: ${UNSET_MODE:?set MODE}
       DB_PASSWORD: \"mark-interpolation$1\"
+    command: [\"serve\", \"--api-key=mark-flag\", \"$\"]
     labels:
       - com.example.token=mark-list$
 ",
