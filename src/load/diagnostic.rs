@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceCode};
 use serde::Serialize;
 
 use super::node::Span;
@@ -141,7 +141,7 @@ impl Diagnostics {
 /// A diagnostic joined with the file it points into, as miette wants it.
 struct Report<'a> {
     diag: &'a Diagnostic,
-    source: Option<NamedSource<String>>,
+    source: Option<crate::sensitive::excerpt::Excerpt>,
     offset: usize,
     len: usize,
 }
@@ -196,7 +196,7 @@ pub fn render(diag: &Diagnostic, sources: &Sources, color: bool) -> String {
             // The excerpt never shows a secret: values of sensitive keys are masked first.
             let masked = crate::sensitive::excerpt::mask(&file.text);
             let (offset, len) = masked.span(span.offset, span.len);
-            let source = NamedSource::new(file.name.clone(), masked.text);
+            let source = masked.into_source(file.name.clone(), &file.text, span.offset);
             (Some(source), offset, len)
         }
         None => (None, 0, 0),

@@ -247,7 +247,8 @@ fn errors_do_not_print_sensitive_values() {
     }
 }
 
-/// The excerpt of an error keeps the sensitive line, masked, so masking is really at work.
+/// The excerpt of an error keeps the sensitive lines, masked (so masking is really at work),
+/// and the error's place stays that of the file.
 #[test]
 fn excerpts_mask_the_lines_of_sensitive_keys() {
     let dir = tempfile::tempdir().unwrap();
@@ -259,10 +260,19 @@ fn excerpts_mask_the_lines_of_sensitive_keys() {
     environment:
       API_TOKEN: mark-excerpt
       MODE: ${UNSET_MODE:?set MODE}
+    command: [\"serve\", \"--api-key=mark-flag\", \"$\"]
 ",
     )
     .unwrap();
     let out = run(dir.path(), &["validate", "stack.yml"]);
+    // The place is the file's own: the mask is longer than the value before the `$`.
+    assert!(out.stderr.contains("stack.yml:7:48]"), "{}", out.text());
+    assert!(
+        out.stderr.contains("\"--api-key=(sensitive)\", \"$\"]"),
+        "{}",
+        out.text()
+    );
+    assert_no_marker("validate", &out.text());
     assert_eq!(out.code, Some(1), "{}", out.text());
     assert!(
         out.stderr.contains("API_TOKEN: (sensitive)"),
