@@ -14,4 +14,5 @@ pub mod load;
 pub mod model;
 pub mod observe;
 pub mod plan;
+pub mod sensitive;
 pub mod watch;

@@ -151,6 +151,9 @@ pub struct RenderArgs {
     pub files: FileArgs,
     #[command(flatten)]
     pub stack: StackArgs,
+    /// Show values whose names look secret (`PASSWORD`, `TOKEN`, `API_KEY`, ...) instead of masking them.
+    #[arg(long)]
+    pub show_sensitive: bool,
 }
 
 /// How to reach the Docker daemon.

@@ -1,6 +1,7 @@
 //! Apply progress, and the closing summary of what each service ended as. On a terminal each
 //! service gets a live line (spinner, its rollout state, time so far) redrawn in place; in logs
-//! and CI, one timestamped line per event.
+//! and CI, one timestamped line per event. Messages that come from the daemon (task errors,
+//! refused writes) go through [`mask_text`]: they may quote a spec.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -13,6 +14,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use crate::apply::{ApplyEvent, ApplyReport};
 use crate::cli::Progress;
 use crate::plan::Action;
+use crate::sensitive::mask_text;
 
 pub struct Printer {
     started: Instant,
@@ -103,9 +105,9 @@ fn log_line(event: &ApplyEvent) -> Option<String> {
         ApplyEvent::ServiceWritten { name, action } => {
             format!("{} service {name}", verb(*action))
         }
-        ApplyEvent::Progress { name, message } => format!("{name}: {message}"),
+        ApplyEvent::Progress { name, message } => format!("{name}: {}", mask_text(message)),
         ApplyEvent::ServiceDone { .. } | ApplyEvent::Locked => return None,
-        ApplyEvent::Warning(message) => format!("warning: {message}"),
+        ApplyEvent::Warning(message) => format!("warning: {}", mask_text(message)),
     })
 }
 
@@ -135,7 +137,7 @@ impl Live {
             }
             ApplyEvent::Progress { name, message } => {
                 if let Some(bar) = bars.get(name) {
-                    bar.set_message(message.clone());
+                    bar.set_message(mask_text(message));
                 }
             }
             ApplyEvent::ServiceDone { name, outcome } => {
@@ -145,7 +147,7 @@ impl Live {
                 if let Some(bar) = bars.get(name) {
                     bar.set_style(done);
                     bar.set_prefix(format!("{mark} {name}"));
-                    bar.finish_with_message(describe(name, outcome));
+                    bar.finish_with_message(mask_text(&describe(name, outcome)));
                 }
             }
         }
@@ -167,7 +169,11 @@ pub fn summary(report: &ApplyReport, elapsed: Duration) {
     let mut out = String::from("\n");
     for (name, outcome) in &report.services {
         let mark = if outcome.is_success() { "ok  " } else { "FAIL" };
-        let _ = writeln!(out, "  {mark} {name}: {}", describe(name, outcome));
+        let _ = writeln!(
+            out,
+            "  {mark} {name}: {}",
+            mask_text(&describe(name, outcome))
+        );
     }
     let verdict = if report.is_success() {
         "Apply complete"

@@ -1,4 +1,5 @@
-//! `stackctl render`: the Engine API objects the stack files describe, as JSON.
+//! `stackctl render`: the Engine API objects the stack files describe, as JSON, with sensitive
+//! values masked unless `--show-sensitive`.
 
 use std::collections::BTreeMap;
 
@@ -28,7 +29,7 @@ pub fn run(args: &RenderArgs) -> i32 {
         .iter()
         .map(|(n, s)| (n.clone(), s.spec.clone()))
         .collect();
-    let out = json!({
+    let mut out = json!({
         "stack": prepared.name.as_str(),
         "services": specs(&services),
         "networks": specs(&networks),
@@ -36,6 +37,13 @@ pub fn run(args: &RenderArgs) -> i32 {
         "configs": objects(&desired.configs),
         "secrets": objects(&desired.secrets),
     });
+    if !args.show_sensitive {
+        for group in ["services", "networks", "configs", "secrets"] {
+            if let Some(specs) = out[group].as_object_mut() {
+                specs.values_mut().for_each(crate::sensitive::mask_spec);
+            }
+        }
+    }
     emit(&format!(
         "{}\n",
         serde_json::to_string_pretty(&out).expect("JSON values serialise")

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, SourceCode};
 use serde::Serialize;
 
 use super::node::Span;
@@ -141,8 +141,9 @@ impl Diagnostics {
 /// A diagnostic joined with the file it points into, as miette wants it.
 struct Report<'a> {
     diag: &'a Diagnostic,
-    source: Option<NamedSource<String>>,
+    source: Option<crate::sensitive::excerpt::Excerpt>,
     offset: usize,
+    len: usize,
 }
 
 impl fmt::Debug for Report<'_> {
@@ -179,8 +180,8 @@ impl miette::Diagnostic for Report<'_> {
         self.source.as_ref().map(|s| s as &dyn SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let span = self.diag.span?;
-        let label = LabeledSpan::new(self.diag.label.clone(), self.offset, span.len.max(1));
+        self.diag.span?;
+        let label = LabeledSpan::new(self.diag.label.clone(), self.offset, self.len.max(1));
         Some(Box::new(std::iter::once(label)))
     }
 }
@@ -189,13 +190,16 @@ impl miette::Diagnostic for Report<'_> {
 /// an underline, the help. `color` picks ANSI styling.
 #[must_use]
 pub fn render(diag: &Diagnostic, sources: &Sources, color: bool) -> String {
-    let (source, offset) = match diag.span {
+    let (source, offset, len) = match diag.span {
         Some(span) => {
             let file = sources.get(span.file);
-            let source = NamedSource::new(file.name.clone(), file.text.to_string());
-            (Some(source), span.offset)
+            // The excerpt never shows a secret: values of sensitive keys are masked first.
+            let masked = crate::sensitive::excerpt::mask(&file.text);
+            let (offset, len) = masked.span(span.offset, span.len);
+            let source = masked.into_source(file.name.clone(), &file.text, span.offset);
+            (Some(source), offset, len)
         }
-        None => (None, 0),
+        None => (None, 0, 0),
     };
     let theme = if color {
         GraphicalTheme::unicode()
@@ -208,6 +212,7 @@ pub fn render(diag: &Diagnostic, sources: &Sources, color: bool) -> String {
         diag,
         source,
         offset,
+        len,
     };
     handler
         .render_report(&mut out, &report)

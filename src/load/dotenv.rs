@@ -145,10 +145,16 @@ impl Parser<'_> {
         let (key_end, end) = self.scan_key()?;
         let key = self.src[key_start..key_end].trim_end();
         if key.contains(' ') {
+            // Without `=` or `:` the "name" is the whole line, perhaps `NAME value`: only its
+            // first word is shown, the rest may be a secret.
+            let shown = match end {
+                KeyEnd::Value => key.to_owned(),
+                KeyEnd::Inherited => format!("{} …", key.split(' ').next().unwrap_or_default()),
+            };
             return Err(self.error_at(
                 key_start,
                 format!(
-                    "variable name {key:?} contains a space; remove it, or join the words with `_`"
+                    "variable name {shown:?} contains a space; remove it, or join the words with `_`"
                 ),
             ));
         }
@@ -191,16 +197,28 @@ impl Parser<'_> {
     }
 
     fn bad_name_char(&self, start: usize, at: usize, c: char) -> DotenvError {
-        let line = self.src[start..].lines().next().unwrap_or_default();
-        let mut message = format!(
-            "unexpected character {c:?} in variable name {line:?}; a name may contain only \
-             letters, digits, `_`, `.`, `-`, `[` and `]`, followed by `=` and the value"
-        );
         // `A='it's'` ends the value at the second quote and reads `s'` as the next name.
-        if self
+        let after_quote = self
             .quote_closed_at
-            .is_some_and(|q| !self.src[q..start].contains('\n'))
-        {
+            .is_some_and(|q| !self.src[q..start].contains('\n'));
+        // What was read as a name may be part of a value (`NAME value`, or text after a stray
+        // quote), so only the name up to the first space is shown, and nothing after a quote.
+        let name = &self.src[start..at];
+        let first = name.split(is_inline_space).next().unwrap_or_default();
+        let place = if after_quote {
+            "in the text after a closing quote".to_owned()
+        } else if first.is_empty() {
+            "at the start of a variable name".to_owned()
+        } else if first.len() < name.len() {
+            format!("after variable name {first:?} and a space")
+        } else {
+            format!("in variable name {first:?}")
+        };
+        let mut message = format!(
+            "unexpected character {c:?} {place}; a name may contain only letters, digits, `_`, \
+             `.`, `-`, `[` and `]`, followed by `=` and the value"
+        );
+        if after_quote {
             message.push_str(
                 " (this text follows a closing quote on the same line: if the quote was meant \
                  to be part of the value, escape it with `\\`)",
@@ -332,15 +350,15 @@ impl Parser<'_> {
         let op = [":-", ":+", ":?", "-", "+", "?"]
             .into_iter()
             .find(|op| tail.starts_with(op));
+        // The reference is not quoted in the message: it is part of a value, which may be a
+        // secret (the excerpt shows it, masked when the name is sensitive).
         let (Some(op), false) = (op, name.is_empty()) else {
-            let shown: String = text[dollar..end].chars().take(24).collect();
             return Err(self.error_at(
                 origin[dollar],
-                format!(
-                    "invalid variable reference {shown:?}: expected `${{NAME}}` or \
-                     `${{NAME:-default}}` (also `-`, `:+`, `+`, `:?`, `?`), where NAME is a \
-                     letter or `_` followed by letters, digits or `_`; write `$$` for a literal `$`"
-                ),
+                "invalid variable reference: expected `${NAME}` or `${NAME:-default}` (also `-`, \
+                 `:+`, `+`, `:?`, `?`), where NAME is a letter or `_` followed by letters, digits \
+                 or `_`; write `$$` for a literal `$`"
+                    .to_owned(),
             ));
         };
         let word_start = after_name + op.len();
@@ -364,7 +382,10 @@ impl Parser<'_> {
             // compose-go returns the (empty or missing) value itself here.
             ("+", false) => String::new(),
             _ => {
-                let reason = word()?;
+                // Errors in the message are reported, but it is shown as written: expanded,
+                // it could print another variable's value.
+                word()?;
+                let reason = &text[word_start..close];
                 let condition = if colon { "unset or empty" } else { "unset" };
                 let mut message = format!("required variable {name} is missing a value");
                 if !reason.is_empty() {
@@ -657,13 +678,13 @@ mod tests {
                 "TWO WORDS",
                 1,
                 1,
-                "variable name \"TWO WORDS\" contains a space",
+                "variable name \"TWO …\" contains a space",
             ),
             (
                 "A=1\n  %FOO=1",
                 2,
                 3,
-                "unexpected character '%' in variable name \"%FOO=1\"",
+                "unexpected character '%' at the start of a variable name",
             ),
             ("A+B=1", 1, 2, "unexpected character '+' in variable name"),
             ("export # nothing", 1, 8, "unexpected character '#'"),
@@ -679,13 +700,8 @@ mod tests {
                 3,
                 "unterminated single-quoted value for \"A\"",
             ),
-            ("A=${}", 1, 3, "invalid variable reference \"${}\""),
-            (
-                "A=x ${ HOME}",
-                1,
-                5,
-                "invalid variable reference \"${ HOME}\"",
-            ),
+            ("A=${}", 1, 3, "invalid variable reference: expected"),
+            ("A=x ${ HOME}", 1, 5, "invalid variable reference"),
             ("A=${HOME!}", 1, 3, "invalid variable reference"),
             ("A=${1}", 1, 3, "invalid variable reference"),
             ("A=${HOME", 1, 3, "invalid variable reference"),
@@ -707,11 +723,12 @@ mod tests {
                 3,
                 "required variable EMPTY is missing a value (",
             ),
+            // The message is shown as written, not expanded: it could print a secret.
             (
                 "A=${UNSET?$HOME}",
                 1,
                 3,
-                "required variable UNSET is missing a value: /home/me",
+                "required variable UNSET is missing a value: $HOME (",
             ),
             // Positions inside double quotes account for escapes and line breaks.
             (
@@ -728,7 +745,7 @@ mod tests {
                 "A='it's'",
                 1,
                 8,
-                "unexpected character '\\'' in variable name \"s'\"",
+                "unexpected character '\\'' in the text after a closing quote",
             ),
         ];
         for &(content, line, column, message) in cases {
@@ -743,6 +760,23 @@ mod tests {
                 "content {content:?}: {}",
                 err.message
             );
+        }
+    }
+
+    /// Values never reach a message: only names, positions and what the author wrote in `:?`.
+    #[test]
+    fn messages_do_not_show_values() {
+        let cases: &[&str] = &[
+            "DB_PASSWORD hunter2",
+            "DB_PASSWORD hunter2!",
+            "PASSWORD='x'hunter2!",
+            "DB_PASSWORD=hunter2\nA=${X:?$DB_PASSWORD}",
+            "TOKEN=${hunter2",
+            "TOKEN=x${hunter2!}",
+        ];
+        for content in cases {
+            let message = parse(content).expect_err(content).message;
+            assert!(!message.contains("hunter2"), "{content:?}: {message}");
         }
     }
 

@@ -21,8 +21,8 @@ use std::fmt;
 /// fit in it together with its `\n` (or, for the last line, with one spare byte).
 const MAX_LINE_LEN: usize = 64 * 1024 - 1;
 
-/// A line docker rejects. `message` is docker's own wording; docker reports it as
-/// `invalid env file (<path>): <message>`.
+/// A line docker rejects. `message` follows docker's wording (docker reports it as
+/// `invalid env file (<path>): <message>`) but never quotes a value, which docker does.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct EnvFileError {
     /// 1-based line number.
@@ -57,15 +57,15 @@ pub fn parse_env_file(
             // Go's `bufio.ErrTooLong` text; docker surfaces it unchanged.
             message: "bufio.Scanner: token too long".to_owned(),
         })?;
-        let Ok(text) = std::str::from_utf8(raw) else {
-            return Err(EnvFileError {
-                line: line_no,
-                message: format!(
-                    "invalid utf8 bytes at line {line_no}: {}",
-                    go_byte_slice(raw)
-                ),
-            });
-        };
+        // docker prints the line's bytes here; stackctl prints where they go wrong instead, as
+        // the line may hold a secret.
+        let text = std::str::from_utf8(raw).map_err(|e| EnvFileError {
+            line: line_no,
+            message: format!(
+                "invalid utf8 bytes at line {line_no}, byte {} of the line",
+                e.valid_up_to() + 1
+            ),
+        })?;
         // The BOM is only looked for after the UTF-8 check, and only on line 1.
         let text = if line_no == 1 {
             text.strip_prefix('\u{FEFF}').unwrap_or(text)
@@ -82,18 +82,24 @@ pub fn parse_env_file(
             Some((key, value)) => (key, Some(value)),
             None => (line, None),
         };
+        // Unlike docker, the messages never quote a value: `=value` is not shown, and of a
+        // `NAME value` line without `=` only the first word is.
         if key.is_empty() {
             return Err(EnvFileError {
                 line: line_no,
-                message: format!("no variable name on line '{line}'"),
+                message: "no variable name before the `=`".to_owned(),
             });
         }
         // Only space and tab count here, unlike the leading trim: a key ending in, say, a
         // no-break space is accepted as is.
         if key.contains([' ', '\t']) {
+            let shown = match value {
+                Some(_) => key.to_owned(),
+                None => format!("{} …", key.split([' ', '\t']).next().unwrap_or_default()),
+            };
             return Err(EnvFileError {
                 line: line_no,
-                message: format!("variable '{key}' contains whitespaces"),
+                message: format!("variable '{shown}' contains whitespaces"),
             });
         }
         match value {
@@ -131,12 +137,6 @@ fn scan_lines(content: &[u8]) -> impl Iterator<Item = Result<&[u8], ()>> {
         rest = next;
         Some(Ok(line.strip_suffix(b"\r").unwrap_or(line)))
     })
-}
-
-/// Formats bytes the way Go's `%v` prints a `[]byte`: `[104 105 255]`.
-fn go_byte_slice(bytes: &[u8]) -> String {
-    let items: Vec<String> = bytes.iter().map(u8::to_string).collect();
-    format!("[{}]", items.join(" "))
 }
 
 #[cfg(test)]
@@ -229,18 +229,27 @@ mod tests {
         let cases: &[(&[u8], usize, &str)] = &[
             (b"A B=1", 1, "variable 'A B' contains whitespaces"),
             (b"A=1\nKEY =1", 2, "variable 'KEY ' contains whitespaces"),
-            (b"A\tB", 1, "variable 'A\tB' contains whitespaces"),
-            (b"BARE KEY", 1, "variable 'BARE KEY' contains whitespaces"),
-            (b"=value", 1, "no variable name on line '=value'"),
-            (b"  =value", 1, "no variable name on line '=value'"),
-            (b"A=1\n\xFF", 2, "invalid utf8 bytes at line 2: [255]"),
+            // Messages never quote a value (docker's do).
+            (b"A\tB", 1, "variable 'A …' contains whitespaces"),
+            (b"BARE KEY", 1, "variable 'BARE …' contains whitespaces"),
+            (b"=value", 1, "no variable name before the `=`"),
+            (b"  =value", 1, "no variable name before the `=`"),
+            (
+                b"A=1\n\xFF",
+                2,
+                "invalid utf8 bytes at line 2, byte 1 of the line",
+            ),
             (
                 b"A=h\xC3",
                 1,
-                "invalid utf8 bytes at line 1: [65 61 104 195]",
+                "invalid utf8 bytes at line 1, byte 4 of the line",
             ),
             // The UTF-8 check happens before the comment check.
-            (b"# \xFE", 1, "invalid utf8 bytes at line 1: [35 32 254]"),
+            (
+                b"# \xFE",
+                1,
+                "invalid utf8 bytes at line 1, byte 3 of the line",
+            ),
             // The first bad line wins.
             (b"A B=1\n\xFF", 1, "variable 'A B' contains whitespaces"),
         ];

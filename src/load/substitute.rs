@@ -6,6 +6,7 @@ use super::interpolate::{InterpolateError, interpolate};
 use super::node::{Node, Scalar, Span, Value};
 use super::source::Sources;
 use super::sources_hint::scalar_offset;
+use crate::sensitive::{is_sensitive_name, mask_assignment};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Cast {
@@ -168,7 +169,10 @@ fn error(
     match err {
         InterpolateError::Invalid { offset } => Diagnostic::error(
             "stackctl::load::interpolation",
-            format!("invalid interpolation format for {where_}: {text:?}"),
+            format!(
+                "invalid interpolation format for {where_}: {}",
+                shown(text, path)
+            ),
         )
         .at(at(*offset, 1), "this `$` starts no variable")
         .with_help(
@@ -188,5 +192,16 @@ fn error(
             format!("{var} is required here ({where_})"),
         )
         .with_help(format!("set {var} in the environment or in the .env file")),
+    }
+}
+
+/// The text in an error message, unless it is the value of a sensitive key (`DB_PASSWORD:
+/// "x$1"`, `- TOKEN=x$1`, `--api-key=x$1`): the excerpt then shows where, masked.
+fn shown(text: &str, path: &[String]) -> String {
+    let key = path.last().map_or("", String::as_str);
+    if is_sensitive_name(key) || mask_assignment(text).is_some() {
+        "(the value is not shown: its name looks sensitive)".to_owned()
+    } else {
+        format!("{text:?}")
     }
 }

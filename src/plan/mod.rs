@@ -199,13 +199,9 @@ fn serialize_changes<S: serde::Serializer>(
     use serde::ser::SerializeSeq;
     let mut seq = s.serialize_seq(Some(changes.len()))?;
     for change in changes {
-        let masked = render::is_sensitive(&change.path);
         let show = |v: &Option<Value>| {
-            if masked {
-                v.as_ref().map(|_| Value::String("(sensitive)".into()))
-            } else {
-                v.clone()
-            }
+            v.as_ref()
+                .map(|v| crate::sensitive::mask_change(&change.path, v))
         };
         seq.serialize_element(&serde_json::json!({"path": change.path, "old": show(&change.old), "new": show(&change.new)}))?;
     }

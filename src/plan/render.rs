@@ -9,38 +9,13 @@ use similar::{ChangeTag, TextDiff};
 use super::{Action, ObjectPlan, Plan, Rollout, ServicePlan};
 use crate::diff::FieldChange;
 use crate::model::Duration;
+use crate::sensitive::{MASK, is_sensitive_path, mask_change};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RenderOptions {
     pub color: bool,
+    /// Show values the [`crate::sensitive`] rule hides (never in JSON or saved plans).
     pub show_sensitive: bool,
-}
-
-/// Words in a variable name that mark its value as secret.
-const SENSITIVE_WORDS: &[&str] = &[
-    "PASSWORD",
-    "PASSWD",
-    "PASS",
-    "SECRET",
-    "TOKEN",
-    "KEY",
-    "CREDENTIAL",
-    "PRIVATE",
-    "AUTH",
-    "CERT",
-];
-
-/// Whether a change path names a value that should not be shown (`environment.DB_PASSWORD`).
-#[must_use]
-pub fn is_sensitive(path: &str) -> bool {
-    let Some(name) = path.strip_prefix("environment.") else {
-        return false;
-    };
-    let upper = name.to_uppercase();
-    upper
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|word| SENSITIVE_WORDS.contains(&word))
-        || SENSITIVE_WORDS.iter().any(|w| upper.ends_with(w))
 }
 
 struct Painter {
@@ -288,11 +263,10 @@ fn render_changes(
     options: RenderOptions,
 ) {
     for change in changes {
-        let masked = is_sensitive(&change.path) && !options.show_sensitive;
         let show = |v: &Option<Value>| match v {
             None => "(none)".to_owned(),
-            Some(_) if masked => "(sensitive)".to_owned(),
-            Some(v) => format_value(&change.path, v),
+            Some(v) if options.show_sensitive => format_value(&change.path, v),
+            Some(v) => shown(&change.path, v),
         };
         let (old, new) = (show(&change.old), show(&change.new));
         if old.contains('\n') || new.contains('\n') {
@@ -348,14 +322,22 @@ pub fn change_lines(plan: &Plan) -> Vec<String> {
         for change in &service.changes {
             let show = |v: &Option<Value>| match v {
                 None => "(none)".to_owned(),
-                Some(_) if is_sensitive(&change.path) => "(sensitive)".to_owned(),
-                Some(v) => shorten(&format_value(&change.path, v).replace('\n', " ")),
+                Some(v) => shorten(&shown(&change.path, v).replace('\n', " ")),
             };
             let (old, new) = (show(&change.old), show(&change.new));
             lines.push(format!("{}: {}: {old} → {new}", service.name, change.path));
         }
     }
     lines
+}
+
+/// A changed value as text, with what the sensitive rule hides masked.
+fn shown(path: &str, value: &Value) -> String {
+    if is_sensitive_path(path) {
+        MASK.to_owned()
+    } else {
+        format_value(path, &mask_change(path, value))
+    }
 }
 
 fn shorten(text: &str) -> String {
@@ -404,24 +386,4 @@ fn bytes(n: i64) -> String {
             || format!("{n} B"),
             |(size, unit)| format!("{}{unit}", n / size),
         )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sensitive_names() {
-        for name in [
-            "environment.DB_PASSWORD",
-            "environment.API_TOKEN",
-            "environment.aws_secret_access_key",
-            "environment.PGPASS",
-        ] {
-            assert!(is_sensitive(name), "{name}");
-        }
-        for name in ["environment.LOG_LEVEL", "image", "environment.MONKEY_MODE"] {
-            assert!(!is_sensitive(name), "{name}");
-        }
-    }
 }
