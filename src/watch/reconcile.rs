@@ -1,6 +1,7 @@
 //! One reconcile of one stack: read its files at the source's revision, plan, and (in apply
 //! mode) deploy what changed, or report drift; the result says when to look again.
 
+use crate::sensitive::mask_text;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -611,11 +612,13 @@ fn log_event(log: Log, board: &SharedBoard, stack: &str, event: &ApplyEvent) {
         ApplyEvent::ServiceWritten { name, action } => {
             log.info(stack, &format!("{} service {name}", verb(*action)));
         }
+        // Daemon and task messages can echo part of a spec: mask what looks like a secret.
         ApplyEvent::Progress { name, message } => {
+            let message = mask_text(message);
             board.stack(stack, |s| s.state = format!("applying: {name}: {message}"));
         }
         ApplyEvent::ServiceDone { name, outcome } => {
-            let text = crate::deploy::describe(name, outcome);
+            let text = mask_text(&crate::deploy::describe(name, outcome));
             let level = if outcome.is_success() {
                 Level::Info
             } else {
@@ -623,7 +626,7 @@ fn log_event(log: Log, board: &SharedBoard, stack: &str, event: &ApplyEvent) {
             };
             log.line(level, stack, &format!("{name}: {text}"), &[]);
         }
-        ApplyEvent::Warning(message) => log.warn(stack, message),
+        ApplyEvent::Warning(message) => log.warn(stack, &mask_text(message)),
     }
 }
 
