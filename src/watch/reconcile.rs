@@ -1,7 +1,6 @@
 //! One reconcile of one stack: read its files at the source's revision, plan, and (in apply
 //! mode) deploy what changed, or report drift; the result says when to look again.
 
-use crate::sensitive::mask_text;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +20,7 @@ use crate::deploy::{Deploy, DeployError, DeployOptions, OnMoved, Origin};
 use crate::engine::Engine;
 use crate::plan::PlanOptions;
 use crate::plan::render::change_lines;
+use crate::sensitive::mask_text;
 
 /// A folder's file modified this recently may still be being written: read it again later.
 const SETTLE: Duration = Duration::from_millis(500);
