@@ -17,10 +17,10 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
     && strip --strip-debug -o /usr/local/bin/stackctl target/release/stackctl
 
 FROM debian:bookworm-slim
-# libssl3 and zlib1g are what the binary links to dynamically (ldd); ca-certificates gives
-# /etc/ssl/certs/ca-certificates.crt for https remotes.
+# zlib1g is what the binary links to dynamically beyond libc (ldd; TLS is rustls, built in);
+# ca-certificates gives /etc/ssl/certs/ca-certificates.crt for https remotes.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libssl3 zlib1g \
+    && apt-get install -y --no-install-recommends ca-certificates zlib1g \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --gid 10001 stackctl \
     && useradd --uid 10001 --gid stackctl --home-dir /var/lib/stackctl --no-create-home \
