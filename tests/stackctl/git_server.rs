@@ -648,3 +648,64 @@ impl SshAgent {
         );
     }
 }
+
+/// An HTTP proxy on loopback that only tunnels (`CONNECT host:port`), as corporate proxies do
+/// for https; it records every target it was asked for.
+pub(crate) struct ConnectProxy {
+    port: u16,
+    targets: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl ConnectProxy {
+    pub(crate) fn start() -> Self {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let targets = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = targets.clone();
+        // Accepts until the test process ends; one thread per tunnel direction.
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(client.try_clone().unwrap());
+                    let mut request = String::new();
+                    let _ = reader.read_line(&mut request);
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                        line.clear();
+                    }
+                    let mut words = request.split_whitespace();
+                    let (Some("CONNECT"), Some(target)) = (words.next(), words.next()) else {
+                        let _ = (&client).write_all(b"HTTP/1.1 405 Only CONNECT\r\n\r\n");
+                        return;
+                    };
+                    seen.lock().unwrap().push(target.to_owned());
+                    let Ok(upstream) = TcpStream::connect(target) else {
+                        let _ = (&client).write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n");
+                        return;
+                    };
+                    let _ = (&client).write_all(b"HTTP/1.1 200 Connection established\r\n\r\n");
+                    let (mut up_read, mut down_write) = (upstream.try_clone().unwrap(), client);
+                    let mut up_write = upstream;
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut up_read, &mut down_write);
+                        let _ = down_write.shutdown(std::net::Shutdown::Both);
+                    });
+                    let _ = std::io::copy(&mut reader, &mut up_write);
+                    let _ = up_write.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        Self { port, targets }
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Every `host:port` a client asked to be tunnelled to.
+    pub(crate) fn targets(&self) -> Vec<String> {
+        self.targets.lock().unwrap().clone()
+    }
+}

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::apply::Stack;
-use super::git_server::{HttpServer, Repo, SshServer};
+use super::git_server::{ConnectProxy, HttpServer, Repo, SshServer};
 use super::watcher::{DEPLOYED, Watcher, app_stack, push_stack, short, watch_config};
 
 /// The source keys of an ssh remote: the private key and the `known_hosts` file.
@@ -92,6 +92,29 @@ fn watch_follows_an_https_remote_whose_ca_is_trusted_and_refuses_it_otherwise() 
         Some(&server.token),
     );
     assert!(error.contains("UnknownIssuer"), "{error}");
+}
+
+/// Behind a proxy that only tunnels: every request goes through it (`https_proxy`).
+#[test]
+fn watch_follows_an_https_remote_through_the_proxy_https_proxy_names() {
+    let repo = Repo::new();
+    let server = HttpServer::start_tls(&repo.root());
+    let proxy = ConnectProxy::start();
+    let auth = format!("token_file: {}", server.token_file().display());
+    let ca = server.ca_file().display().to_string();
+    let env = [
+        ("SSL_CERT_FILE", ca.as_str()),
+        ("https_proxy", &proxy.url()),
+        ("no_proxy", ""),
+    ];
+    follows_pushes_with(&repo, &server.url(&repo), &auth, &env);
+    let host = server.url(&repo).split('/').nth(2).unwrap().to_owned();
+    let targets = proxy.targets();
+    assert!(targets.len() >= 2, "{targets:?}");
+    assert!(
+        targets.iter().all(|t| *t == host),
+        "{targets:?} (server {host})"
+    );
 }
 
 #[test]
