@@ -25,6 +25,7 @@ mod oracle_edges;
 mod oracle_overrides;
 mod plan_cli;
 mod plan_scale;
+mod preflight;
 mod swarm;
 mod util;
 mod watch_config;
