@@ -19,6 +19,7 @@ mod fuzz;
 mod git_server;
 mod invalid_files;
 mod loading;
+mod namespaces;
 mod oracle;
 mod oracle_accepts;
 mod oracle_edges;
