@@ -205,10 +205,12 @@ fn stack_plan_stderr(stack: &Stack, yaml: &str) -> String {
 /// The declared way to use an unlabelled object: `external`. It is used, not taken over.
 #[test]
 fn an_unlabelled_network_declared_external_is_used_as_it_is() {
+    // Declared first, dropped last: the stack's service must be gone before the network goes.
+    let handmade: Handmade;
     let stack = Stack::new("ns-ext");
     let network = format!("{}_n", stack.name);
     docker(&["network", "create", "--driver", "overlay", &network]);
-    let handmade = Handmade(vec![("network", network.clone())]);
+    handmade = Handmade(vec![("network", network.clone())]);
     let yaml = format!(
         "services:\n  web:\n    image: {IMAGE}\n    networks: [n]\nnetworks:\n  n:\n    external: true\n    name: {network}\n"
     );
