@@ -8,6 +8,7 @@ use crate::cli::{FileArgs, ImageArgs, StackArgs};
 use crate::convert::{Desired, convert, read_object_files};
 use crate::deploy::DeployOptions;
 use crate::engine::{ConnectOptions, Engine, connect};
+use crate::load::swarm_limits::check_stack_names;
 use crate::model::StackName;
 use crate::observe::images::ResolveImage;
 use crate::plan::{Plan, PlanOptions};
@@ -32,6 +33,12 @@ pub fn prepare(files: &FileArgs, stack: &StackArgs) -> Option<Prepared> {
             }
         };
     eprintln!("stack: {name} ({})", source.describe());
+    let names = check_stack_names(&loaded.stack, &name, &loaded.sources);
+    if names.has_errors() {
+        let errors = super::print_diagnostics(&names, &loaded.sources);
+        eprintln!("{errors} error(s) found; nothing was changed");
+        return None;
+    }
     let object_files = match read_object_files(&loaded.stack) {
         Ok(files) => files,
         Err((path, err)) => {

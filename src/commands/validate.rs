@@ -1,12 +1,14 @@
 //! `stackctl validate`: load the files and report what is wrong, by file, line and column.
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::exit;
+use super::{exit, stack_name};
 use crate::cli::{Format, ValidateArgs, use_color};
 use crate::load::diagnostic::{JsonDiagnostic, render, to_json};
+use crate::load::swarm_limits::check_stack_names;
 use crate::load::{Diagnostics, Sources, load};
 
 #[derive(Serialize)]
@@ -24,7 +26,18 @@ pub fn run(args: &ValidateArgs) -> i32 {
     let (valid, diagnostics, sources, services) = match load(&options) {
         Ok(loaded) => {
             let services: Vec<String> = loaded.stack.services.keys().cloned().collect();
-            (true, loaded.warnings, loaded.sources, services)
+            let mut diagnostics = loaded.warnings;
+            // Names are checked for the stack `plan` would deploy without `--stack`.
+            let first = options.files.first().map(PathBuf::as_path);
+            if let Ok((name, _)) = stack_name::resolve(None, &loaded.stack, first) {
+                diagnostics.extend(check_stack_names(&loaded.stack, &name, &loaded.sources));
+            }
+            (
+                !diagnostics.has_errors(),
+                diagnostics,
+                loaded.sources,
+                services,
+            )
         }
         Err(failure) => (false, failure.diagnostics, failure.sources, Vec::new()),
     };

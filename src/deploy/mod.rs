@@ -98,7 +98,7 @@ pub enum DeployError {
     Moved,
 }
 
-/// Observe the stack, pin image digests as asked, and build its plan (five list calls).
+/// Observe the stack, pin image digests as asked, and build its plan (six list calls).
 pub async fn plan<E: Engine>(
     engine: &E,
     stack: &StackName,

@@ -22,6 +22,7 @@ pub enum Call {
     Probe,
     ListServices,
     ListServicesRaw,
+    ListServicesPrefixed,
     ListNetworks,
     ListConfigs,
     ListSecrets,
@@ -190,6 +191,14 @@ impl<E: Engine> Engine for Counting<E> {
     ) -> impl Future<Output = Answer<Vec<serde_json::Value>>> + Send {
         self.record(Call::ListServicesRaw);
         self.inner.list_services_raw(stack)
+    }
+
+    fn list_services_prefixed(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Answer<Vec<Service>>> + Send {
+        self.record(Call::ListServicesPrefixed);
+        self.inner.list_services_prefixed(prefix)
     }
 
     fn list_networks(&self, stack: &str) -> impl Future<Output = Answer<Vec<Network>>> + Send {

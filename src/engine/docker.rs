@@ -134,6 +134,24 @@ impl Engine for DockerEngine {
         }
     }
 
+    async fn list_services_prefixed(&self, prefix: &str) -> Result<Vec<Service>, EngineError> {
+        let options = ListServicesOptions {
+            filters: Some(HashMap::from([(
+                "name".to_owned(),
+                vec![prefix.to_owned()],
+            )])),
+            status: Some(false),
+        };
+        let services = self.docker.list_services(Some(options)).await;
+        let services = services.map_err(self.fail("services"))?;
+        // The filter's matching rule is the daemon's; keep exactly what the caller asked for.
+        let has_prefix = |s: &Service| {
+            let name = s.spec.as_ref().and_then(|spec| spec.name.as_deref());
+            name.is_some_and(|n| n.starts_with(prefix))
+        };
+        Ok(services.into_iter().filter(has_prefix).collect())
+    }
+
     async fn list_networks(&self, stack: &str) -> Result<Vec<Network>, EngineError> {
         self.networks(label_filter(stack)).await
     }

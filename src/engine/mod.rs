@@ -90,6 +90,14 @@ pub trait Engine: Send + Sync {
         stack: &str,
     ) -> impl Future<Output = Result<Vec<serde_json::Value>, EngineError>> + Send;
 
+    /// Services whose name starts with `prefix`, whatever stack (or none) they belong to, in one
+    /// call: the daemon's `name` filter matches prefixes. With `<stack>_` these are every
+    /// service holding a name the stack's services would take.
+    fn list_services_prefixed(
+        &self,
+        prefix: &str,
+    ) -> impl Future<Output = Result<Vec<Service>, EngineError>> + Send;
+
     /// The stack's networks (those carrying its label).
     fn list_networks(
         &self,

@@ -15,6 +15,7 @@ pub mod source;
 mod sources_hint;
 pub mod substitute;
 pub mod suggest;
+pub mod swarm_limits;
 pub mod yaml;
 
 use std::collections::{BTreeSet, HashMap};
@@ -170,6 +171,7 @@ impl Loader {
         apply_profiles(&mut stack, &options.profiles);
         options_check::warn_ignored_keys(&self.raw, &mut self.diags);
         references::check(&stack, &mut self.diags);
+        swarm_limits::check(&stack, &self.raw, &mut self.diags);
         Some(stack)
     }
 

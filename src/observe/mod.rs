@@ -8,7 +8,7 @@ pub mod images;
 
 use crate::diff::DaemonApi;
 use crate::engine::{Engine, EngineError};
-use crate::model::StackName;
+use crate::model::{NAMESPACE_LABEL, StackName};
 
 /// A service as stored in the cluster: its raw spec in the daemon's own JSON.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,6 +45,26 @@ pub struct LiveObject {
     pub drivers: serde_json::Value,
 }
 
+/// An object holding a name in the cluster, and the stack its namespace label names (`None`:
+/// unlabelled). The planner refuses to take over a name that is not its stack's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Holder {
+    /// `service`, `network`, `config` or `secret`.
+    pub kind: &'static str,
+    pub name: String,
+    pub stack: Option<String>,
+}
+
+impl Holder {
+    fn new(kind: &'static str, name: &str, labels: Option<&HashMap<String, String>>) -> Self {
+        Self {
+            kind,
+            name: name.to_owned(),
+            stack: labels.and_then(|l| l.get(NAMESPACE_LABEL)).cloned(),
+        }
+    }
+}
+
 /// Everything the planner needs to know about the cluster for one stack.
 #[derive(Clone, Debug)]
 pub struct LiveState {
@@ -59,6 +79,9 @@ pub struct LiveState {
     /// Every config and secret by name (docker adopts same-named objects).
     pub configs: BTreeMap<String, LiveObject>,
     pub secrets: BTreeMap<String, LiveObject>,
+    /// Every service named `<stack>_…` and every network, config and secret (same-named
+    /// networks of different scopes each), with their stacks.
+    pub holders: Vec<Holder>,
 }
 
 impl LiveState {
@@ -86,14 +109,17 @@ impl LiveState {
 }
 
 /// Read the live state of `stack` with a fixed number of list calls, however many services it
-/// has: the probe, the stack's services (label-filtered), and all networks, configs and
+/// has: the probe, the stack's services (label-filtered), the services holding its names
+/// (`<stack>_…`, whoever they belong to), and all networks, configs and
 /// secrets (docker adopts same-named configs and secrets, and external networks are looked up
 /// by name, so those lists are not label-filtered).
 pub async fn observe<E: Engine>(engine: &E, stack: &StackName) -> Result<LiveState, EngineError> {
     let probe = engine.probe().await?;
     probe.require_manager()?;
-    let (services, networks, configs, secrets) = futures::try_join!(
+    let prefix = stack.scope("");
+    let (services, prefixed, networks, configs, secrets) = futures::try_join!(
         engine.list_services_raw(stack.as_str()),
+        engine.list_services_prefixed(&prefix),
         engine.list_all_networks(),
         engine.list_all_configs(),
         engine.list_all_secrets(),
@@ -117,7 +143,9 @@ pub async fn observe<E: Engine>(engine: &E, stack: &StackName) -> Result<LiveSta
         let name = engine.network_name(&id).await?;
         other_network_names.insert(id, name);
     }
+    let holders = holders(&prefixed, &networks, &configs, &secrets);
     Ok(LiveState {
+        holders,
         api: DaemonApi::parse(&probe.api_version),
         other_network_names,
         services: services
@@ -141,6 +169,50 @@ pub async fn observe<E: Engine>(engine: &E, stack: &StackName) -> Result<LiveSta
             .map(|s| (s.name.clone(), s))
             .collect(),
     })
+}
+
+fn holders(
+    services: &[bollard::models::Service],
+    networks: &[bollard::models::Network],
+    configs: &[bollard::models::Config],
+    secrets: &[bollard::models::Secret],
+) -> Vec<Holder> {
+    let services = services.iter().filter_map(|s| {
+        let spec = s.spec.as_ref()?;
+        Some(Holder::new(
+            "service",
+            spec.name.as_deref()?,
+            spec.labels.as_ref(),
+        ))
+    });
+    let networks = networks.iter().filter_map(|n| {
+        Some(Holder::new(
+            "network",
+            n.name.as_deref()?,
+            n.labels.as_ref(),
+        ))
+    });
+    let configs = configs.iter().filter_map(|c| {
+        let spec = c.spec.as_ref()?;
+        Some(Holder::new(
+            "config",
+            spec.name.as_deref()?,
+            spec.labels.as_ref(),
+        ))
+    });
+    let secrets = secrets.iter().filter_map(|s| {
+        let spec = s.spec.as_ref()?;
+        Some(Holder::new(
+            "secret",
+            spec.name.as_deref()?,
+            spec.labels.as_ref(),
+        ))
+    });
+    services
+        .chain(networks)
+        .chain(configs)
+        .chain(secrets)
+        .collect()
 }
 
 fn live_service(raw: &Value) -> Option<(String, LiveService)> {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::ownership;
 use super::versions::{self, comparable_labels};
 use super::{Action, Kept, ObjectKind, ObjectPlan, Plan, Rollout, ServicePlan};
 use crate::convert::{Desired, DesiredNetwork, DesiredObject, DesiredService};
@@ -43,6 +44,34 @@ pub enum PlanError {
         kind: &'static str,
         name: String,
         service: String,
+    },
+    #[error(
+        "{kind} {name:?} belongs to stack {owner:?}; stack {stack:?} would take it over, so nothing was changed"
+    )]
+    #[diagnostic(
+        code(stackctl::plan::other_stack),
+        help(
+            "stack names may contain `_`, so `<stack>_<key>` names can collide (stack `a` key `b_c` and stack `a_b` key `c` are both `a_b_c`); rename the key in this stack (or give the network, config or secret a `name:`); stackctl never adopts, updates or removes another stack's objects"
+        )
+    )]
+    OtherStacksObject {
+        kind: &'static str,
+        name: String,
+        owner: String,
+        stack: String,
+    },
+    #[error(
+        "{kind} {name:?} already exists and belongs to no stack; stack {stack:?} would take it over, so nothing was changed"
+    )]
+    #[diagnostic(
+        code(stackctl::plan::unlabelled),
+        help("{adopt}; or remove it, or rename the key in this stack")
+    )]
+    UnlabelledObject {
+        kind: &'static str,
+        name: String,
+        stack: String,
+        adopt: String,
     },
 }
 
@@ -107,8 +136,11 @@ pub fn build(
             Some(_) => {}
         }
     }
+    ownership::check(stack, desired, live)?;
     let mut desired = desired.clone();
     let superseded = versions::resolve(&mut desired, &live.configs, &live.secrets);
+    // A version of a config or secret is taken only from this stack too.
+    ownership::check(stack, &desired, live)?;
     check_references(&desired, live)?;
     let desired = &desired;
     let mut plan = Plan {
@@ -474,6 +506,9 @@ fn object_plan(
             new: Some(json!(want)),
         });
         plan.action = Action::Update;
+        // Swarm changes only labels; sent without data, the update cannot ask for more (with
+        // data that differs, it is refused), whatever the object holds.
+        plan.data = None;
     }
     plan
 }

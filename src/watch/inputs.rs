@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::convert::{Desired, convert, read_object_files};
 use crate::load::diagnostic::to_json;
+use crate::load::swarm_limits::check_stack_names;
 use crate::load::{LoadOptions, Sources, load};
 use crate::model::StackName;
 use crate::model::digest::sha256_hex;
@@ -103,6 +104,7 @@ pub fn read(stack: &StackName, files: &StackFiles<'_>) -> Inputs {
             reads.extend(objects.filter_map(|o| o.file.clone()));
             let before = digest_of(files.root, &reads);
             let warnings = findings(loaded.warnings.iter(), &loaded.sources);
+            let names = check_stack_names(&loaded.stack, stack, &loaded.sources);
             let converted = read_object_files(&loaded.stack)
                 .map_err(|(path, err)| format!("cannot read {path}: {err}"))
                 .and_then(|object_files| {
@@ -110,6 +112,13 @@ pub fn read(stack: &StackName, files: &StackFiles<'_>) -> Inputs {
                 });
             if digest_of(files.root, &reads) != before || is_recent(&reads, files.settle) {
                 return Inputs::Unsettled;
+            }
+            if names.has_errors() {
+                return Inputs::Invalid {
+                    digest: before,
+                    findings: findings(names.iter(), &loaded.sources),
+                    reads,
+                };
             }
             match converted {
                 Ok(desired) => Inputs::Valid {

@@ -47,7 +47,7 @@ impl Decoder<'_> {
         extensions: bool,
     ) -> Option<Fields<'n>> {
         debug_assert!(
-            keys.at.contains(&super::versions::pattern(path).as_str()),
+            keys.at.iter().any(|at| super::versions::is_under(path, at)),
             "{path} is not under {:?}",
             keys.at
         );

@@ -80,12 +80,35 @@ pub fn pattern(path: &str) -> String {
 
 /// The version that introduced `key` under `path`, if it is newer than `version`.
 pub(crate) fn too_new(path: &str, key: &str, version: (u32, u32)) -> Option<(u32, u32)> {
-    let pattern = pattern(path);
     INTRODUCED
         .iter()
-        .find(|(p, k, _)| *p == pattern && *k == key)
+        .find(|(p, k, _)| *k == key && is_under(path, p))
         .map(|(_, _, since)| *since)
         .filter(|since| *since > version)
+}
+
+/// Whether `path` has the shape `pattern` names, where `*` stands for one or more segments:
+/// names may contain dots (`configs.app.conf`), so [`pattern`] alone cannot tell them apart.
+pub(crate) fn is_under(path: &str, pattern: &str) -> bool {
+    fn segments(path: &str) -> Vec<&str> {
+        let mut out = Vec::new();
+        for segment in path.split('.').filter(|_| !path.is_empty()) {
+            match segment.find('[') {
+                Some(0) => out.push("[]"),
+                Some(at) => out.extend([&segment[..at], "[]"]),
+                None => out.push(segment),
+            }
+        }
+        out
+    }
+    fn matches(path: &[&str], pattern: &[&str]) -> bool {
+        match pattern.split_first() {
+            None => path.is_empty(),
+            Some((&"*", rest)) => (1..=path.len()).any(|n| matches(&path[n..], rest)),
+            Some((first, rest)) => path.first() == Some(first) && matches(&path[1..], rest),
+        }
+    }
+    matches(&segments(path), &segments(pattern))
 }
 
 /// `"3.8"` -> (3, 8).
@@ -129,5 +152,19 @@ mod tests {
         );
         assert_eq!(too_new("", "configs", (3, 2)), Some((3, 3)));
         assert_eq!(too_new("services.web", "image", (3, 0)), None);
+        assert_eq!(too_new("services.web.api", "init", (3, 0)), Some((3, 7)));
+    }
+
+    #[test]
+    fn names_with_dots_are_one_segment_of_the_pattern() {
+        assert!(is_under("configs.app.conf", "configs.*"));
+        assert!(is_under("services.web.api.deploy", "services.*.deploy"));
+        assert!(is_under(
+            "services.w.volumes[0].tmpfs",
+            "services.*.volumes.[].tmpfs"
+        ));
+        assert!(!is_under("services.web", "services.*.deploy"));
+        assert!(!is_under("configs", "configs.*"));
+        assert!(is_under("", ""));
     }
 }
