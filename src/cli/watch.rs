@@ -17,11 +17,12 @@ use crate::watch::config::{LogFormat, StackMode};
     "repo", "dir", "branch", "tag", "commit", "paths", "stack", "env_file", "profiles",
     "interval", "resync", "self_heal", "prune", "max_removals", "mode", "on_failure",
     "token_file", "token_env", "username", "ssh_key_file", "ssh_key_passphrase_file",
-    "known_hosts_file", "listen", "state_dir", "log_format", "max_concurrent",
+    "known_hosts_file", "max_concurrent",
 ])))]
 pub struct WatchArgs {
     /// Watch the sources and stacks described in this file (see examples/watch/watch.yml);
-    /// the other flags, but -H, are then not allowed: the file says everything.
+    /// of the other flags only -H, --listen, --state-dir and --log-format are allowed with it
+    /// (they override the file's `controller:` keys, e.g. for a service's command line).
     #[arg(long, value_name = "FILE", conflicts_with = "single")]
     pub config: Option<PathBuf>,
 
@@ -108,9 +109,9 @@ pub struct WatchArgs {
     /// Where checkouts and apply records are kept.
     #[arg(long, value_name = "DIR")]
     pub state_dir: Option<PathBuf>,
-    /// Log lines for people (human) or one JSON object per line (json).
-    #[arg(long, value_enum, default_value_t = LogFormat::Human)]
-    pub log_format: LogFormat,
+    /// Log lines for people (human, the default) or one JSON object per line (json).
+    #[arg(long, value_enum)]
+    pub log_format: Option<LogFormat>,
     /// Stacks reconciled at the same time (at least 1).
     #[arg(long, value_name = "N", default_value_t = 4)]
     pub max_concurrent: usize,

@@ -52,8 +52,9 @@ fn load(args: &WatchArgs) -> Option<WatchConfig> {
             .ok();
     };
     match config::load_file(path) {
-        Ok(loaded) => {
+        Ok(mut loaded) => {
             let _ = print_diagnostics(&loaded.warnings, &loaded.sources);
+            config::override_controller(&mut loaded.config, args);
             Some(loaded.config)
         }
         Err(failure) => {

@@ -30,7 +30,7 @@ pub fn from_flags(args: &WatchArgs) -> Result<WatchConfig, String> {
             0 => return Err("--max-concurrent: must be at least 1".into()),
             n => n,
         },
-        log_format: args.log_format,
+        log_format: args.log_format.unwrap_or_default(),
         ..ControllerConfig::default()
     };
     Ok(WatchConfig {
@@ -204,6 +204,21 @@ fn as_flags(text: &str) -> String {
     })
 }
 
+/// `--listen`, `--state-dir` and `--log-format` given with `--config`: they win over the
+/// file's `controller:` keys.
+pub fn override_controller(config: &mut WatchConfig, args: &WatchArgs) {
+    let controller = &mut config.controller;
+    if let Some(listen) = args.listen {
+        controller.listen = Some(listen);
+    }
+    if let Some(dir) = &args.state_dir {
+        controller.state_dir = Some(absolute(dir));
+    }
+    if let Some(format) = args.log_format {
+        controller.log_format = format;
+    }
+}
+
 fn absolute(path: &Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
 }
@@ -214,9 +229,9 @@ mod tests {
 
     use clap::Parser;
 
-    use super::from_flags;
+    use super::{from_flags, override_controller};
     use crate::cli::watch::WatchArgs;
-    use crate::watch::config::{SourceKind, WatchConfig};
+    use crate::watch::config::{ControllerConfig, LogFormat, SourceKind, WatchConfig};
     use crate::watch::source::GitRef;
 
     #[derive(Parser)]
@@ -276,11 +291,42 @@ mod tests {
     }
 
     #[test]
+    fn flags_given_with_a_file_override_its_controller_keys() {
+        let mut config = WatchConfig {
+            sources: vec![],
+            stacks: vec![],
+            controller: ControllerConfig {
+                listen: Some("127.0.0.1:1".parse().unwrap()),
+                state_dir: Some("/from/file".into()),
+                ..ControllerConfig::default()
+            },
+        };
+        override_controller(
+            &mut config,
+            &parse("--config w.yml --log-format json").unwrap(),
+        );
+        assert_eq!(
+            config.controller.listen,
+            Some("127.0.0.1:1".parse().unwrap())
+        );
+        assert_eq!(config.controller.state_dir, Some("/from/file".into()));
+        assert_eq!(config.controller.log_format, LogFormat::Json);
+        let args = parse("--config w.yml --listen 0.0.0.0:9090 --state-dir /s").unwrap();
+        override_controller(&mut config, &args);
+        assert_eq!(
+            config.controller.listen,
+            Some("0.0.0.0:9090".parse().unwrap())
+        );
+        assert_eq!(config.controller.state_dir, Some("/s".into()));
+        assert_eq!(config.controller.log_format, LogFormat::Json);
+    }
+
+    #[test]
     fn clap_refuses_combinations() {
         for args in [
             "--config w.yml --repo https://h/r.git",
             "--config w.yml --interval 10s",
-            "--config w.yml --listen 127.0.0.1:1",
+            "--config w.yml --max-concurrent 2",
             "--repo https://h/r.git --stack web",
             "--dir d --path a.yml",
             "--repo https://h/r.git --dir d --path a.yml --stack web",
@@ -292,6 +338,9 @@ mod tests {
             assert!(parse(args).is_err(), "{args}");
         }
         assert!(parse("--config w.yml -H tcp://h:2376").is_ok());
+        assert!(
+            parse("--config w.yml --listen 127.0.0.1:1 --state-dir s --log-format json").is_ok()
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod types;
 
 use std::path::{Path, PathBuf};
 
-pub use flags::from_flags;
+pub use flags::{from_flags, override_controller};
 pub use types::{
     ControllerConfig, DEFAULT_HEAL_LIMIT, DEFAULT_HEAL_WINDOW, DEFAULT_MAX_CONCURRENT,
     DEFAULT_RESYNC, LogFormat, SourceConfig, SourceKind, StackConfig, StackMode, WatchConfig,
