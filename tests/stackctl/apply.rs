@@ -135,6 +135,36 @@ impl Run {
         }
     }
 
+    /// Wait for a process started with [`Test::spawn`] at `started`.
+    pub(crate) fn of_child(child: std::process::Child, started: Instant) -> Self {
+        let out = child.wait_with_output().expect("stackctl ends");
+        Self {
+            code: out.status.code(),
+            stdout: stdout(&out),
+            stderr: stderr(&out),
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// stderr with miette's frame and line wrapping undone, one space between words, for
+    /// matching whole messages.
+    pub(crate) fn flat_stderr(&self) -> String {
+        let mut flat = String::new();
+        for line in self.stderr.lines() {
+            let line: String = line
+                .chars()
+                .map(|c| if "│×╰─▶".contains(c) { ' ' } else { c })
+                .collect();
+            let words = line.split_whitespace().collect::<Vec<_>>().join(" ");
+            // miette breaks long names after a hyphen.
+            if !flat.is_empty() && !flat.ends_with('-') && !words.is_empty() {
+                flat.push(' ');
+            }
+            flat.push_str(&words);
+        }
+        flat
+    }
+
     /// Both streams, for assertion messages.
     pub(crate) fn text(&self) -> String {
         format!(
