@@ -176,9 +176,14 @@ impl Run {
         )
     }
 
-    /// `(reads, writes)` from the last stderr line, `Engine API calls: N reads, M writes`.
+    /// `(reads, writes)` from the stderr line `Engine API calls: N reads, M writes` (the last
+    /// line, or above the error that ended the run).
     pub(crate) fn engine_calls(&self) -> (u64, u64) {
-        let line = self.stderr.lines().last().unwrap_or_default();
+        let line = self
+            .stderr
+            .lines()
+            .rfind(|l| l.starts_with("Engine API calls: "))
+            .unwrap_or_default();
         let counts = line
             .strip_prefix("Engine API calls: ")
             .and_then(|rest| rest.split_once(" reads, "))
@@ -186,7 +191,7 @@ impl Run {
                 let writes = writes.strip_suffix(" writes")?;
                 Some((reads.parse().ok()?, writes.parse().ok()?))
             });
-        counts.unwrap_or_else(|| panic!("no Engine API calls line last:\n{}", self.text()))
+        counts.unwrap_or_else(|| panic!("no Engine API calls line:\n{}", self.text()))
     }
 
     /// The summary line of one service, e.g. `  ok   s_web: converged`.

@@ -7,7 +7,7 @@
 //! so the daemon closes after its answer and the client opens a new connection for the next.
 
 use std::path::PathBuf;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -81,8 +81,14 @@ struct Shared {
 }
 
 impl Shared {
+    /// A failed assertion while waiting leaves the lock poisoned; the counts stay usable (and
+    /// the proxy's drop must not panic).
+    fn seen(&self) -> MutexGuard<'_, Seen> {
+        self.seen.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn update<T>(&self, change: impl FnOnce(&mut Seen) -> T) -> T {
-        let mut seen = self.seen.lock().unwrap();
+        let mut seen = self.seen();
         let out = change(&mut seen);
         self.changed.notify_all();
         out
@@ -162,12 +168,12 @@ impl FaultProxy {
 
     /// Every request seen so far, as `METHOD path`.
     pub(crate) fn requests(&self) -> Vec<String> {
-        self.shared.seen.lock().unwrap().requests.clone()
+        self.shared.seen().requests.clone()
     }
 
     fn wait_until(&self, within: Duration, what: &str, done: impl Fn(&Seen) -> bool) {
         let deadline = Instant::now() + within;
-        let mut seen = self.shared.seen.lock().unwrap();
+        let mut seen = self.shared.seen();
         while !done(&seen) {
             let left = deadline.saturating_duration_since(Instant::now());
             assert!(
@@ -175,7 +181,12 @@ impl FaultProxy {
                 "the proxy did not see {what} within {within:?}; it saw:\n{}",
                 seen.requests.join("\n")
             );
-            seen = self.shared.changed.wait_timeout(seen, left).unwrap().0;
+            seen = self
+                .shared
+                .changed
+                .wait_timeout(seen, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
         }
     }
 }
@@ -350,4 +361,34 @@ fn glob_matches_paths_with_stars() {
     assert!(!glob("/configs/create", "/configs/abc/update"));
     assert_eq!(unversioned("/v1.41/configs/create"), "/configs/create");
     assert_eq!(unversioned("/_ping"), "/_ping");
+}
+
+/// The proxy itself: a delayed call still reaches the daemon and answers, after the delay;
+/// every other call passes untouched; the proxy lists what it saw.
+#[tokio::test]
+async fn the_proxy_delays_the_chosen_call_and_forwards_the_rest() {
+    use stackctl::engine::{ConnectOptions, Engine, connect};
+    let delay = Duration::from_millis(1500);
+    let proxy = FaultProxy::start(Rule::new("GET", "/info", 1, Fault::Delay(delay)));
+    let engine = connect(&ConnectOptions {
+        host: Some(proxy.host()),
+    })
+    .await
+    .expect("the daemon answers through the proxy");
+    let started = Instant::now();
+    let probe = engine.probe().await.expect("the delayed call is answered");
+    assert!(started.elapsed() >= delay, "{:?}", started.elapsed());
+    assert!(probe.is_manager());
+    let started = Instant::now();
+    engine
+        .probe()
+        .await
+        .expect("the second call is not delayed");
+    assert!(started.elapsed() < delay, "{:?}", started.elapsed());
+    let requests = proxy.requests();
+    assert_eq!(
+        requests.iter().filter(|r| *r == "GET /info").count(),
+        2,
+        "{requests:?}"
+    );
 }
