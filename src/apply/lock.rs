@@ -43,17 +43,15 @@ pub enum LockError {
     #[diagnostic(
         code(stackctl::apply::lock_lost),
         help(
-            "someone removed it (`--force-unlock`?) or it expired while this process could not reach the daemon; check `stackctl status` and apply again"
+            "it expired while this process could not renew it and another one took it over, or someone removed it (`--force-unlock`?); check `stackctl status` and apply again"
         )
     )]
     Lost { stack: String, why: String },
-    #[error("could not release the lock of stack {stack}: {cause}")]
-    #[diagnostic(
-        code(stackctl::apply::lock_not_released),
-        help(
-            "it expires by itself (2 minutes after its last renewal); to clear it now, run `stackctl apply --force-unlock -s {stack} FILES`"
-        )
+    /// Said in full by its message (it is also shown as a mere warning after an apply).
+    #[error(
+        "could not release the lock of stack {stack}: {cause}; it expires by itself, or clear it now with `stackctl apply --force-unlock -s {stack} FILES`"
     )]
+    #[diagnostic(code(stackctl::apply::lock_not_released))]
     NotReleased { stack: String, cause: EngineError },
     #[error(transparent)]
     #[diagnostic(transparent)]

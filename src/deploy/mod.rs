@@ -240,7 +240,8 @@ impl<E: Engine> Deploy<'_, E> {
         if rounds.error.is_none() {
             self.replan_conflicts(&plan, events, &mut rounds).await;
         }
-        let stopped_early = rounds.report.written.is_empty()
+        let stopped_early = self.options.apply.stop.is_set()
+            && rounds.report.written.is_empty()
             && rounds.error.is_none()
             && rounds.report.services.iter().all(|(_, o)| o.is_stopped());
         let mut warnings = Vec::new();
@@ -291,8 +292,11 @@ impl<E: Engine> Deploy<'_, E> {
         };
         let retry = only_services(&fresh, &conflicted);
         for name in &conflicted {
-            let lines: Vec<String> =
-                change_lines(&only_services(&retry, std::slice::from_ref(name)));
+            let alone = Written {
+                updated: vec![name.clone()],
+                ..Written::default()
+            };
+            let lines = change_lines(&written_part(&retry, &alone));
             let now = if lines.is_empty() {
                 "it already matches the files: nothing to write".to_owned()
             } else {

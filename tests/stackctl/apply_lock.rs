@@ -271,3 +271,41 @@ fn rm_and_rollback_refuse_while_an_apply_holds_the_lock() {
     assert_eq!(run.code, Some(0), "{}", run.text());
     check_final_state(&stack, "first", "nobody", &run.text());
 }
+
+/// The daemon refuses the lock's removal at the end of an otherwise good apply (on a first
+/// apply the only config removal is the lock's): the apply still succeeds, says the lock was
+/// left and how to clear it, and `--force-unlock` does.
+#[test]
+fn a_lock_that_cannot_be_released_says_how_to_clear_it() {
+    let stack = Stack::new("aplk-release");
+    let proxy = FaultProxy::start(Rule::new("DELETE", "/configs/*", 1, Fault::Status(500)));
+    let file = version("app:1", "nobody");
+    let run = Run::of(&apply_via(
+        Test::new().file("stack.yml", &file),
+        &stack,
+        Some(&proxy),
+        &[],
+    ));
+    assert_eq!(run.code, Some(0), "{}", run.text());
+    let warning = format!(
+        "warning: could not release the lock of stack {s}: the Docker daemon refused the request (500): injected fault: DELETE /configs/",
+        s = stack.name
+    );
+    assert!(run.flat_stderr().contains(&warning), "{}", run.text());
+    let advice = format!(
+        "it expires by itself, or clear it now with `stackctl apply --force-unlock -s {} FILES`",
+        stack.name
+    );
+    assert!(run.flat_stderr().contains(&advice), "{}", run.text());
+    assert_ne!(lock_configs(&stack), "", "{}", run.text());
+    let unlocked = Run::of(&apply_via(
+        Test::new().file("stack.yml", &file),
+        &stack,
+        None,
+        &["--force-unlock"],
+    ));
+    assert_eq!(unlocked.code, Some(0), "{}", unlocked.text());
+    let removed = format!("removed the apply lock of stack {}", stack.name);
+    assert!(unlocked.stderr.contains(&removed), "{}", unlocked.text());
+    assert_eq!(lock_configs(&stack), "", "{}", unlocked.text());
+}
