@@ -313,3 +313,41 @@ async fn run<E: Engine>(
     }
     Ok(services)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Action, ApplyError, Halted, ObjectKind, Written};
+
+    #[test]
+    fn what_was_written_is_told_in_one_line_with_kinds_for_objects() {
+        let mut written = Written::default();
+        assert_eq!(written.describe(), "nothing");
+        written.object(ObjectKind::Network, "s_default", Action::Create);
+        written.push(Action::Create, "s_web".into());
+        written.push(Action::Remove, "s_old".into());
+        written.push(Action::Unchanged, "s_same".into());
+        assert_eq!(
+            written.describe(),
+            "created network s_default, s_web; removed s_old"
+        );
+    }
+
+    #[test]
+    fn a_halted_apply_says_what_was_written_and_that_the_next_apply_continues() {
+        let halted = |written| Halted {
+            error: ApplyError::Bug("x".into()),
+            written,
+        };
+        let help = |h: &Halted| miette::Diagnostic::help(h).unwrap().to_string();
+        let mut written = Written::default();
+        assert_eq!(
+            help(&halted(written.clone())),
+            "nothing was written to the cluster; fix the cause and apply again"
+        );
+        written.push(Action::Update, "s_web".into());
+        assert_eq!(
+            help(&halted(written)),
+            "already written: updated s_web; the next `stackctl apply` continues from there"
+        );
+    }
+}

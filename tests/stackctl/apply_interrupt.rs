@@ -157,3 +157,42 @@ fn sigint_during_the_watch_records_every_write() {
         ),
     );
 }
+
+/// `rollback` holds the stack's lock too; Ctrl-C while it watches the rollback ends it with
+/// the lock released.
+#[test]
+fn sigint_during_a_rollback_releases_the_lock() {
+    let stack = Stack::new("apin-rollback");
+    let one = "services:\n  web:\n    image: stackctl-test/app:1\n    deploy: {replicas: 1, update_config: {monitor: 1s}}\n";
+    for file in [one.to_owned(), one.replace("app:1", "app:2")] {
+        let run = Run::of(&apply_via(
+            Test::new().file("stack.yml", &file),
+            &stack,
+            None,
+            &[],
+        ));
+        assert_eq!(run.code, Some(0), "{}", run.text());
+    }
+    let proxy = FaultProxy::start(Rule::new("GET", "/tasks*", 1, Fault::Hold));
+    let rollback = Test::new()
+        .args(&["rollback", &stack.name])
+        .env("DOCKER_HOST", &proxy.host());
+    let started = Instant::now();
+    let child = rollback.spawn();
+    proxy.wait_held(1, SEEN_WITHIN);
+    let kill = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(kill.success());
+    let run = Run::of_child(child, started);
+    proxy.release();
+    assert_eq!(run.code, Some(130), "{}", run.text());
+    assert!(
+        run.stderr
+            .contains("Interrupted; the stack's lock is released"),
+        "{}",
+        run.text()
+    );
+    assert_eq!(lock_configs(&stack), "", "{}", run.text());
+}
