@@ -12,6 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bollard::models::{Config, ConfigSpec};
 use serde_json::json;
 
+use super::Stop;
 use crate::engine::{Engine, EngineError};
 use crate::model::StackName;
 
@@ -53,6 +54,10 @@ pub enum LockError {
     )]
     #[diagnostic(code(stackctl::apply::lock_not_released))]
     NotReleased { stack: String, cause: EngineError },
+    /// Stopping was asked for before the lock was taken (see [`StackLock::acquire`]).
+    #[error("stopped while waiting for the lock of stack {stack}")]
+    #[diagnostic(code(stackctl::apply::lock_stopped))]
+    Stopped { stack: String },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Engine(#[from] EngineError),
@@ -180,12 +185,15 @@ fn holder_labels(spec: &mut ConfigSpec, stack: &StackName, token: &str, ttl: Dur
 
 impl StackLock {
     /// Take the lock, waiting up to `wait` for another holder to finish. Only the write that
-    /// takes it is sent: a lock seen held is waited for with reads.
+    /// takes it is sent: a lock seen held is waited for with reads. `stop` ends the wait
+    /// between calls, never during one: a create cut off in flight could leave a lock nobody
+    /// knows it holds.
     pub async fn acquire<E: Engine>(
         engine: &E,
         stack: &StackName,
         ttl: Duration,
         wait: Duration,
+        stop: &Stop,
     ) -> Result<Self, LockError> {
         let name = lock_name(stack);
         let token = format!("{:016x}", fastrand::u64(..));
@@ -194,6 +202,11 @@ impl StackLock {
             let found = engine
                 .list_configs_named(std::slice::from_ref(&name))
                 .await?;
+            if stop.is_set() {
+                return Err(LockError::Stopped {
+                    stack: stack.to_string(),
+                });
+            }
             let won = match found.into_iter().next().map(Holder::of) {
                 None => Self::create(engine, stack, &name, &token, ttl).await?,
                 // Stale: its holder stopped renewing it.
@@ -215,7 +228,10 @@ impl StackLock {
                 });
             }
             if tokio::time::Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(500)).await;
+                tokio::select! {
+                    () = tokio::time::sleep(Duration::from_millis(500)) => {}
+                    () = stop.wait() => {}
+                }
             }
         }
     }

@@ -11,7 +11,7 @@ use super::output::emit;
 use super::{exit, prepare, progress};
 use crate::apply::lock::{StackLock, default_ttl};
 use crate::apply::record;
-use crate::apply::{Events, ServiceOutcome};
+use crate::apply::{Events, ServiceOutcome, Stop};
 use crate::cli::{RmArgs, RollbackArgs, StackCommandArgs};
 use crate::engine::spec::service_spec_from_json;
 use crate::engine::{DockerEngine, Engine};
@@ -366,19 +366,31 @@ async fn locked<E: Engine>(
     // leave the lock behind.
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(|e| Report::msg(format!("cannot listen for Ctrl-C: {e}")))?;
-    let lock = StackLock::acquire(engine, stack, default_ttl(), Duration::ZERO)
-        .await
-        .map_err(Report::new)?;
-    let result = tokio::select! {
-        (result, lost) = lock.hold(engine, work) => {
-            if let Some(lost) = lost {
-                eprintln!("warning: {lost}");
+    let lock = StackLock::acquire(
+        engine,
+        stack,
+        default_ttl(),
+        Duration::ZERO,
+        &Stop::default(),
+    )
+    .await
+    .map_err(Report::new)?;
+    let interrupted = || {
+        eprintln!("\nInterrupted; the stack's lock is released");
+        Ok(exit::INTERRUPTED)
+    };
+    // A Ctrl-C while the lock was being taken (no call is cut off in flight) stops here.
+    let result = if futures::FutureExt::now_or_never(interrupt.recv()).is_some() {
+        interrupted()
+    } else {
+        tokio::select! {
+            (result, lost) = lock.hold(engine, work) => {
+                if let Some(lost) = lost {
+                    eprintln!("warning: {lost}");
+                }
+                result
             }
-            result
-        }
-        _ = interrupt.recv() => {
-            eprintln!("\nInterrupted; the stack's lock is released");
-            Ok(exit::INTERRUPTED)
+            _ = interrupt.recv() => interrupted(),
         }
     };
     if let Err(err) = lock.release(engine).await {

@@ -417,9 +417,16 @@ async fn lock<E: Engine>(
     let wait = options
         .lock_wait
         .unwrap_or(Duration::from_secs(365 * 24 * 3600));
-    tokio::select! {
-        lock = StackLock::acquire(engine, stack, ttl, wait) => Ok(lock?),
-        () = options.apply.stop.wait() => Err(DeployError::Stopped),
+    let stop = &options.apply.stop;
+    match StackLock::acquire(engine, stack, ttl, wait, stop).await {
+        // Taken while the stop came: give it back before anything else.
+        Ok(lock) if stop.is_set() => match lock.release(engine).await {
+            Ok(()) => Err(DeployError::Stopped),
+            Err(err) => Err(err.into()),
+        },
+        Ok(lock) => Ok(lock),
+        Err(LockError::Stopped { .. }) => Err(DeployError::Stopped),
+        Err(err) => Err(err.into()),
     }
 }
 
