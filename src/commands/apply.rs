@@ -250,11 +250,14 @@ async fn deploy_shown<E: Engine>(
         return Ok(INTERRUPTED);
     }
     progress::summary(&deployed.report, started.elapsed());
-    Ok(if deployed.is_success() {
-        exit::OK
-    } else {
-        exit::ERROR
-    })
+    if deployed.is_success() {
+        return Ok(exit::OK);
+    }
+    eprintln!(
+        "Already written: {}; the next `stackctl apply` continues from there.",
+        deployed.report.written.describe()
+    );
+    Ok(exit::ERROR)
 }
 
 fn source(args: &ApplyArgs) -> String {

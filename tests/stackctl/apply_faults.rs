@@ -198,6 +198,10 @@ fn a_refused_service_create_fails_that_service_and_records_the_network() {
         "{}",
         run.text()
     );
+    let written = format!(
+        "Already written: created network {s}_default; the next `stackctl apply` continues from there."
+    );
+    assert!(run.stderr.contains(&written), "{}", run.text());
     assert_eq!(
         last_entry(&stack),
         json!({
