@@ -77,6 +77,9 @@ pub enum ServiceOutcome {
     NotStarted(String),
     /// Written, then no longer watched because stopping was asked for: Swarm carries on.
     StillRolling,
+    /// Not written: someone changed the service between the plan and the write (a version
+    /// conflict). The deploy re-plans it against what is there now.
+    Conflict(String),
 }
 
 impl ServiceOutcome {
@@ -130,22 +133,106 @@ impl Events<'_> {
     }
 }
 
+/// An apply that stopped on an error, possibly after writing: the error names the call that
+/// failed (the cause is interpolated, not chained, so it prints once).
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum ApplyError {
-    #[error("cannot {action} {kind} {name}: {source}")]
+    #[error("cannot {action} {kind} {name}: {cause}")]
     #[diagnostic(code(stackctl::apply::object))]
     Object {
         kind: &'static str,
         name: String,
         action: &'static str,
-        source: EngineError,
+        cause: EngineError,
     },
-    #[error(transparent)]
-    #[diagnostic(transparent)]
-    Engine(#[from] EngineError),
+    /// A call made while watching rollouts or rolling back (not a write of the plan's).
+    #[error("{call} failed: {cause}")]
+    #[diagnostic(code(stackctl::apply::call))]
+    Call { call: String, cause: EngineError },
     #[error("{0} (this is a bug in stackctl)")]
     #[diagnostic(code(stackctl::apply::bug))]
     Bug(String),
+}
+
+/// What an apply wrote, from the calls that succeeded (not from the plan): services by name,
+/// networks, configs and secrets as `network NAME` and so on, in the order written.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    pub created: Vec<String>,
+    pub updated: Vec<String>,
+    pub removed: Vec<String>,
+}
+
+impl Written {
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.created.is_empty() && self.updated.is_empty() && self.removed.is_empty()
+    }
+
+    fn object(&mut self, kind: ObjectKind, name: &str, action: Action) {
+        self.push(action, format!("{} {name}", kind.word()));
+    }
+
+    fn push(&mut self, action: Action, name: String) {
+        match action {
+            Action::Create => self.created.push(name),
+            Action::Update => self.updated.push(name),
+            Action::Remove => self.removed.push(name),
+            Action::Unchanged => {}
+        }
+    }
+
+    /// Add what a later round of the same apply wrote.
+    pub fn extend(&mut self, more: Self) {
+        self.created.extend(more.created);
+        self.updated.extend(more.updated);
+        self.removed.extend(more.removed);
+    }
+
+    /// `created network s_default, s_web; updated s_db`, or `nothing`.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = [
+            ("created", &self.created),
+            ("updated", &self.updated),
+            ("removed", &self.removed),
+        ]
+        .iter()
+        .filter(|(_, list)| !list.is_empty())
+        .map(|(verb, list)| format!("{verb} {}", list.join(", ")))
+        .collect();
+        if parts.is_empty() {
+            "nothing".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+/// An apply ended by an error part-way: the error, and what had been written before it.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct Halted {
+    pub error: ApplyError,
+    pub written: Written,
+}
+
+impl miette::Diagnostic for Halted {
+    fn code<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        self.error.code()
+    }
+
+    fn help<'a>(&'a self) -> Option<Box<dyn std::fmt::Display + 'a>> {
+        let note = if self.written.is_empty() {
+            "nothing was written to the cluster; fix the cause and apply again".to_owned()
+        } else {
+            format!(
+                "already written: {}; the next `stackctl apply` continues from there",
+                self.written.describe()
+            )
+        };
+        Some(Box::new(note))
+    }
 }
 
 impl ApplyError {
@@ -160,15 +247,16 @@ impl ApplyError {
             kind: object.kind.word(),
             name: object.name.clone(),
             action,
-            source,
+            cause: source,
         }
     }
 }
 
-/// The outcome of each service the plan touched, in plan order.
+/// The outcome of each service the plan touched, in plan order, and what was written.
 #[derive(Clone, Debug, Default)]
 pub struct ApplyReport {
     pub services: Vec<(String, ServiceOutcome)>,
+    pub written: Written,
 }
 
 impl ApplyReport {
@@ -178,16 +266,32 @@ impl ApplyReport {
     }
 }
 
-/// Carry out `plan`. A plan without changes makes no call at all.
+/// Carry out `plan`. A plan without changes makes no call at all. A stop (see [`Stop`]) is
+/// honoured before every write; an error ends the apply with what was written so far.
 pub async fn apply<E: Engine>(
     engine: &E,
     plan: &Plan,
     options: &ApplyOptions,
     events: &Events<'_>,
-) -> Result<ApplyReport, ApplyError> {
-    if !plan.has_changes() {
-        return Ok(ApplyReport::default());
+) -> Result<ApplyReport, Halted> {
+    let mut written = Written::default();
+    match run(engine, plan, options, events, &mut written).await {
+        Ok(services) => Ok(ApplyReport { services, written }),
+        Err(error) => Err(Halted { error, written }),
     }
+}
+
+async fn run<E: Engine>(
+    engine: &E,
+    plan: &Plan,
+    options: &ApplyOptions,
+    events: &Events<'_>,
+    written: &mut Written,
+) -> Result<Vec<(String, ServiceOutcome)>, ApplyError> {
+    if !plan.has_changes() {
+        return Ok(Vec::new());
+    }
+    let ids = objects::create_objects(engine, plan, &options.stop, events, written).await?;
     if options.stop.is_set() {
         let services = plan
             .services
@@ -200,12 +304,50 @@ pub async fn apply<E: Engine>(
                 )
             })
             .collect();
-        return Ok(ApplyReport { services });
+        return Ok(services);
     }
-    let ids = objects::create_objects(engine, plan, events).await?;
-    let report = services::roll_out(engine, plan, &ids, options, events).await?;
-    if report.is_success() || options.on_failure == OnFailure::Continue {
-        objects::remove_objects(engine, plan, events).await;
+    let services = services::roll_out(engine, plan, &ids, options, events, written).await?;
+    let success = services.iter().all(|(_, o)| o.is_success());
+    if (success || options.on_failure == OnFailure::Continue) && !options.stop.is_set() {
+        objects::remove_objects(engine, plan, events, written).await;
     }
-    Ok(report)
+    Ok(services)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Action, ApplyError, Halted, ObjectKind, Written};
+
+    #[test]
+    fn what_was_written_is_told_in_one_line_with_kinds_for_objects() {
+        let mut written = Written::default();
+        assert_eq!(written.describe(), "nothing");
+        written.object(ObjectKind::Network, "s_default", Action::Create);
+        written.push(Action::Create, "s_web".into());
+        written.push(Action::Remove, "s_old".into());
+        written.push(Action::Unchanged, "s_same".into());
+        assert_eq!(
+            written.describe(),
+            "created network s_default, s_web; removed s_old"
+        );
+    }
+
+    #[test]
+    fn a_halted_apply_says_what_was_written_and_that_the_next_apply_continues() {
+        let halted = |written| Halted {
+            error: ApplyError::Bug("x".into()),
+            written,
+        };
+        let help = |h: &Halted| miette::Diagnostic::help(h).unwrap().to_string();
+        let mut written = Written::default();
+        assert_eq!(
+            help(&halted(written.clone())),
+            "nothing was written to the cluster; fix the cause and apply again"
+        );
+        written.push(Action::Update, "s_web".into());
+        assert_eq!(
+            help(&halted(written)),
+            "already written: updated s_web; the next `stackctl apply` continues from there"
+        );
+    }
 }

@@ -4,7 +4,7 @@
 use base64::Engine as _;
 use serde_json::{Value, json};
 
-use super::{ApplyError, ApplyEvent, Events};
+use super::{ApplyError, ApplyEvent, Events, Stop, Written};
 use crate::engine::Engine;
 use crate::plan::{Action, ObjectIds, ObjectKind, ObjectPlan, Plan};
 
@@ -29,18 +29,25 @@ fn with_data(object: &ObjectPlan) -> Value {
 }
 
 /// Create what the plan creates and update labels it updates: networks, configs, secrets.
+/// Each write that succeeds goes into `written`; a stop ends the loop before the next write.
 pub(super) async fn create_objects<E: Engine>(
     engine: &E,
     plan: &Plan,
+    stop: &Stop,
     events: &Events<'_>,
+    written: &mut Written,
 ) -> Result<ObjectIds, ApplyError> {
     let mut ids = plan.existing_ids.clone();
     for object in plan.networks.iter().filter(|o| o.action == Action::Create) {
+        if stop.is_set() {
+            return Ok(ids);
+        }
         let request = typed(object.spec.clone().unwrap_or_default(), "network")?;
         engine
             .create_network(&request)
             .await
             .map_err(|e| ApplyError::object(object, e))?;
+        written.object(object.kind, &object.name, Action::Create);
         events.emit(&ApplyEvent::Object {
             kind: object.kind,
             name: object.name.clone(),
@@ -48,6 +55,9 @@ pub(super) async fn create_objects<E: Engine>(
         });
     }
     for object in plan.configs.iter().chain(&plan.secrets) {
+        if stop.is_set() {
+            return Ok(ids);
+        }
         match object.action {
             Action::Create => {
                 let id = create(engine, object).await?;
@@ -61,6 +71,7 @@ pub(super) async fn create_objects<E: Engine>(
             Action::Update => update_labels(engine, object).await?,
             Action::Remove | Action::Unchanged => continue,
         }
+        written.object(object.kind, &object.name, object.action);
         events.emit(&ApplyEvent::Object {
             kind: object.kind,
             name: object.name.clone(),
@@ -110,7 +121,12 @@ async fn update_labels<E: Engine>(engine: &E, object: &ObjectPlan) -> Result<(),
 
 /// Remove what the plan removes (after the services): configs and secrets, then networks.
 /// An object still in use is reported and kept; the apply does not fail for it.
-pub(super) async fn remove_objects<E: Engine>(engine: &E, plan: &Plan, events: &Events<'_>) {
+pub(super) async fn remove_objects<E: Engine>(
+    engine: &E,
+    plan: &Plan,
+    events: &Events<'_>,
+    written: &mut Written,
+) {
     let removals = plan
         .configs
         .iter()
@@ -125,11 +141,14 @@ pub(super) async fn remove_objects<E: Engine>(engine: &E, plan: &Plan, events: &
             ObjectKind::Network => super::remove::remove_network(engine, id).await,
         };
         match removed {
-            Ok(()) => events.emit(&ApplyEvent::Object {
-                kind: object.kind,
-                name: object.name.clone(),
-                action: Action::Remove,
-            }),
+            Ok(()) => {
+                written.object(object.kind, &object.name, Action::Remove);
+                events.emit(&ApplyEvent::Object {
+                    kind: object.kind,
+                    name: object.name.clone(),
+                    action: Action::Remove,
+                });
+            }
             Err(err) => events.emit(&ApplyEvent::Warning(format!(
                 "{} {} kept: {err}",
                 object.kind.word(),

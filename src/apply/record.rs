@@ -1,6 +1,7 @@
 //! The stack's apply history, kept in the cluster as one small Swarm config (the last entries),
-//! replaced by a new one on every apply that changed something. Nothing of it goes into service
-//! specs, so it never causes a rollout.
+//! replaced by a new one on every apply that ran (failed ones included, with what they wrote; an
+//! apply stopped before its first write leaves none). Nothing of it goes into service specs, so
+//! it never causes a rollout.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -25,10 +26,12 @@ pub struct Entry {
     pub user: String,
     /// Where the files came from: paths, or a git commit for the watcher.
     pub source: String,
+    /// What the apply's calls wrote (not what its plan meant to): services by name, networks,
+    /// configs and secrets as `network NAME` and so on.
     pub created: Vec<String>,
     pub updated: Vec<String>,
     pub removed: Vec<String>,
-    /// `succeeded`, or what failed.
+    /// `succeeded`, `interrupted: …`, or what failed (the error that ended the apply first).
     pub outcome: String,
     /// The revision the files came from (a git commit, or a folder's content digest).
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -10,8 +10,9 @@ use crate::model::StackName;
 /// How long to wait for removed services' tasks to stop before removing networks anyway.
 const SETTLE: Duration = Duration::from_secs(60);
 
-/// Remove everything labelled with the stack, plus stackctl's own history and lock for it, and
-/// with `volumes` its volumes on this node. Returns whether everything went.
+/// Remove everything labelled with the stack, plus stackctl's own history for it, and with
+/// `volumes` its volumes on this node. Returns whether everything went. The stack's lock is
+/// the caller's to release: `rm` holds it while removing.
 pub async fn remove_stack<E: Engine>(
     engine: &E,
     stack: &StackName,
@@ -89,9 +90,9 @@ pub async fn remove_stack<E: Engine>(
             .as_ref()
             .and_then(|s| s.labels.clone())
             .unwrap_or_default();
-        let ours = ["com.stackctl.history", "com.stackctl.lock"]
-            .iter()
-            .any(|l| labels.get(*l).is_some_and(|v| v == stack.as_str()));
+        let ours = labels
+            .get("com.stackctl.history")
+            .is_some_and(|v| v == stack.as_str());
         if ours {
             ok &= report(
                 engine

@@ -59,7 +59,9 @@ pub async fn await_rollouts<E: Engine>(
         }
     };
     tokio::select! {
-        followed = watcher.follow(&ids, on_event) => { followed.map_err(converge_error)?; }
+        followed = watcher.follow(&ids, on_event) => {
+            followed.map_err(|e| converge_error(services, e))?;
+        }
         () = options.stop.wait() => {}
     }
     let mut outcomes = finished.into_inner().unwrap_or_default();
@@ -78,13 +80,20 @@ fn name_of(services: &[(String, String)], id: &str) -> String {
         .map_or_else(|| id.to_owned(), |(name, _)| name.clone())
 }
 
-fn converge_error(err: super::converge::ConvergeError) -> ApplyError {
-    match err {
-        super::converge::ConvergeError::Engine(e) => ApplyError::Engine(e),
-        super::converge::ConvergeError::Malformed(m) => ApplyError::Engine(EngineError::Protocol {
+/// The watch's failure, naming what was being watched.
+fn converge_error(
+    services: &[(String, String)],
+    err: super::converge::ConvergeError,
+) -> ApplyError {
+    let names: Vec<&str> = services.iter().map(|(name, _)| name.as_str()).collect();
+    let call = format!("watching the rollout of {}", names.join(", "));
+    let cause = match err {
+        super::converge::ConvergeError::Engine(e) => e,
+        super::converge::ConvergeError::Malformed(m) => EngineError::Protocol {
             message: m.to_string(),
-        }),
-    }
+        },
+    };
+    ApplyError::Call { call, cause }
 }
 
 /// `2/3 tasks updated`, `3/3 running, checking stability`, `1/3 updating: task failed`.

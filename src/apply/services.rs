@@ -6,10 +6,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::{
-    ApplyError, ApplyEvent, ApplyOptions, ApplyReport, Events, OnFailure, ServiceOutcome, rollout,
+    ApplyError, ApplyEvent, ApplyOptions, Events, OnFailure, ServiceOutcome, Written, rollout,
 };
-use bollard::auth::DockerCredentials;
-
 use crate::engine::registry_auth::credentials_for;
 use crate::engine::spec::service_spec_from_json;
 use crate::engine::{Engine, EngineError};
@@ -52,13 +50,15 @@ fn waves(plan: &Plan) -> Vec<Vec<&ServicePlan>> {
     waves
 }
 
+/// Write and watch the plan's services; each write that succeeds goes into `written`.
 pub(super) async fn roll_out<E: Engine>(
     engine: &E,
     plan: &Plan,
     ids: &ObjectIds,
     options: &ApplyOptions,
     events: &Events<'_>,
-) -> Result<ApplyReport, ApplyError> {
+    written: &mut Written,
+) -> Result<Vec<(String, ServiceOutcome)>, ApplyError> {
     let mut outcomes: BTreeMap<String, ServiceOutcome> = BTreeMap::new();
     let mut stopped: Option<String> = None;
     for wave in waves(plan) {
@@ -74,27 +74,25 @@ pub(super) async fn roll_out<E: Engine>(
                     to_write.push(*service);
                 }
             }
-            let written = futures::future::join_all(
+            let results = futures::future::join_all(
                 to_write
                     .iter()
-                    .map(|s| write(engine, plan, s, ids, options.registry_auth)),
+                    .map(|s| write(engine, s, ids, options.registry_auth)),
             )
             .await;
             let mut watching = Vec::new();
-            for (service, result) in to_write.iter().zip(written) {
+            for (service, result) in to_write.iter().zip(results) {
                 match result {
                     Ok(id) => {
+                        written.push(service.action, service.name.clone());
                         events.emit(&ApplyEvent::ServiceWritten {
                             name: service.name.clone(),
                             action: service.action,
                         });
                         watching.push((service.name.clone(), id));
                     }
-                    Err(err) => {
-                        outcomes.insert(
-                            service.name.clone(),
-                            ServiceOutcome::Failed(err.to_string()),
-                        );
+                    Err(outcome) => {
+                        outcomes.insert(service.name.clone(), outcome);
                     }
                 }
             }
@@ -110,9 +108,14 @@ pub(super) async fn roll_out<E: Engine>(
                         .await?,
                 );
             }
-            let failed = outcomes
-                .iter()
-                .find(|(_, o)| !o.is_success() && !matches!(o, ServiceOutcome::NotStarted(_)));
+            // A conflict is re-planned, not a failure of the rollout: it stops nothing.
+            let failed = outcomes.iter().find(|(_, o)| {
+                !o.is_success()
+                    && !matches!(
+                        o,
+                        ServiceOutcome::NotStarted(_) | ServiceOutcome::Conflict(_)
+                    )
+            });
             if let (Some((name, _)), None) = (failed, &stopped) {
                 if options.on_failure != OnFailure::Continue {
                     stopped = Some(name.clone());
@@ -123,7 +126,9 @@ pub(super) async fn roll_out<E: Engine>(
     if let (Some(failed), OnFailure::Rollback) = (&stopped, options.on_failure) {
         roll_back_updated(engine, plan, &mut outcomes, failed, options, events).await?;
     }
-    remove_services(engine, plan, &mut outcomes, events).await;
+    if !options.stop.is_set() {
+        remove_services(engine, plan, &mut outcomes, events, written).await;
+    }
     for (name, outcome) in &outcomes {
         events.emit(&ApplyEvent::ServiceDone {
             name: name.clone(),
@@ -133,7 +138,7 @@ pub(super) async fn roll_out<E: Engine>(
     let order: Vec<&str> = plan.services.iter().map(|s| s.name.as_str()).collect();
     let mut services: Vec<(String, ServiceOutcome)> = outcomes.into_iter().collect();
     services.sort_by_key(|(name, _)| order.iter().position(|n| n == name));
-    Ok(ApplyReport { services })
+    Ok(services)
 }
 
 /// Why a service must not start: a failed dependency, or `--on-failure stop` after a failure.
@@ -150,20 +155,31 @@ fn blocked(
     stopped.map(|failed| format!("stopped after {failed} failed"))
 }
 
-/// Create or update one service; returns its ID.
+/// Create or update one service; returns its ID, or the outcome of a write that did not
+/// happen (the daemon refused it, or a version conflict: someone changed the service since
+/// the plan read it, which is never overwritten blindly).
 async fn write<E: Engine>(
     engine: &E,
-    plan: &Plan,
     service: &ServicePlan,
     ids: &ObjectIds,
     registry_auth: bool,
-) -> Result<String, ApplyError> {
-    let spec = service
-        .spec
-        .as_ref()
-        .ok_or_else(|| ApplyError::Bug(format!("service {} has no spec", service.name)))?;
+) -> Result<String, ServiceOutcome> {
+    let verb = if service.action == Action::Create {
+        "create"
+    } else {
+        "update"
+    };
+    let failed = |err: &dyn std::fmt::Display| {
+        ServiceOutcome::Failed(format!("cannot {verb} service {}: {err}", service.name))
+    };
+    let spec = service.spec.as_ref().ok_or_else(|| {
+        failed(&ApplyError::Bug(format!(
+            "service {} has no spec",
+            service.name
+        )))
+    })?;
     let spec = &with_object_ids(spec, ids);
-    let typed = service_spec_from_json(spec)?;
+    let typed = service_spec_from_json(spec).map_err(|e| failed(&e))?;
     let image = spec
         .pointer("/TaskTemplate/ContainerSpec/Image")
         .and_then(Value::as_str)
@@ -175,55 +191,26 @@ async fn write<E: Engine>(
     };
     let auth = auth.as_ref();
     match (service.action, &service.live_id, service.live_version) {
-        (Action::Create, _, _) => Ok(engine.create_service(&typed, auth).await?.id),
+        (Action::Create, _, _) => engine
+            .create_service(&typed, auth)
+            .await
+            .map(|c| c.id)
+            .map_err(|e| failed(&e)),
         (Action::Update, Some(id), Some(version)) => {
             match engine.update_service(id, version, &typed, auth).await {
                 Ok(_) => Ok(id.clone()),
-                Err(EngineError::VersionConflict { .. }) => {
-                    retry_update(engine, plan, service, auth, spec).await
-                }
-                Err(err) => Err(err.into()),
+                Err(EngineError::VersionConflict { .. }) => Err(ServiceOutcome::Conflict(format!(
+                    "service {} changed in the cluster after the plan read it (version {version}); not overwritten",
+                    service.name
+                ))),
+                Err(err) => Err(failed(&err)),
             }
         }
-        _ => Err(ApplyError::Bug(format!(
+        _ => Err(failed(&ApplyError::Bug(format!(
             "service {} cannot be written from this plan",
             service.name
-        ))),
+        )))),
     }
-}
-
-/// Someone else changed the service since the plan was read: read it again and retry once,
-/// keeping their `ForceUpdate` counter (a restart they forced is not undone).
-async fn retry_update<E: Engine>(
-    engine: &E,
-    plan: &Plan,
-    service: &ServicePlan,
-    auth: Option<&DockerCredentials>,
-    spec: &Value,
-) -> Result<String, ApplyError> {
-    let fresh = engine.list_services_raw(&plan.stack).await?;
-    let Some(live) = fresh
-        .iter()
-        .find(|s| s.pointer("/Spec/Name").and_then(Value::as_str) == Some(&service.name))
-    else {
-        return Err(ApplyError::Bug(format!(
-            "service {} disappeared during the apply",
-            service.name
-        )));
-    };
-    let id = live["ID"].as_str().unwrap_or_default().to_owned();
-    let version = live
-        .pointer("/Version/Index")
-        .and_then(Value::as_u64)
-        .unwrap_or(0);
-    let mut spec = spec.clone();
-    if let Some(force) = live.pointer("/Spec/TaskTemplate/ForceUpdate") {
-        spec["TaskTemplate"]["ForceUpdate"] = force.clone();
-    }
-    engine
-        .update_service(&id, version, &service_spec_from_json(&spec)?, auth)
-        .await?;
-    Ok(id)
 }
 
 /// `--on-failure rollback`: every service this apply updated goes back to its previous spec.
@@ -254,7 +241,13 @@ async fn roll_back_updated<E: Engine>(
     if updated.is_empty() {
         return Ok(());
     }
-    let live = engine.list_services_raw(&plan.stack).await?;
+    let live = engine
+        .list_services_raw(&plan.stack)
+        .await
+        .map_err(|cause| ApplyError::Call {
+            call: "reading the services to roll back".into(),
+            cause,
+        })?;
     let mut watching = Vec::new();
     for raw in &live {
         let name = raw
@@ -269,8 +262,11 @@ async fn roll_back_updated<E: Engine>(
             .pointer("/Version/Index")
             .and_then(Value::as_u64)
             .unwrap_or(0);
-        let spec = service_spec_from_json(&raw["Spec"])?;
-        match engine.rollback_service(&id, version, &spec).await {
+        let rolled = match service_spec_from_json(&raw["Spec"]) {
+            Ok(spec) => engine.rollback_service(&id, version, &spec).await,
+            Err(err) => Err(err),
+        };
+        match rolled {
             Ok(_) => watching.push((name.to_owned(), id)),
             Err(err) => events.emit(&ApplyEvent::Warning(format!(
                 "cannot roll back {name}: {err}"
@@ -302,18 +298,22 @@ async fn remove_services<E: Engine>(
     plan: &Plan,
     outcomes: &mut BTreeMap<String, ServiceOutcome>,
     events: &Events<'_>,
+    written: &mut Written,
 ) {
     for service in plan.services.iter().filter(|s| s.action == Action::Remove) {
         let Some(id) = &service.live_id else { continue };
         let outcome = match engine.remove_service(id).await {
-            Ok(()) => ServiceOutcome::Removed,
+            Ok(()) => {
+                written.push(Action::Remove, service.name.clone());
+                ServiceOutcome::Removed
+            }
             Err(err) if err.is_not_found() => ServiceOutcome::Removed,
             Err(err) => {
                 events.emit(&ApplyEvent::Warning(format!(
                     "cannot remove {}: {err}",
                     service.name
                 )));
-                ServiceOutcome::Failed(err.to_string())
+                ServiceOutcome::Failed(format!("cannot remove service {}: {err}", service.name))
             }
         };
         outcomes.insert(service.name.clone(), outcome);

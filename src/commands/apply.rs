@@ -17,8 +17,7 @@ use crate::engine::{ConnectOptions, Counting, Engine, connect};
 use crate::plan::render::{RenderOptions, render_text};
 use crate::plan::{Plan, PlanOptions};
 
-/// Exit code after Ctrl-C, as shells report SIGINT.
-const INTERRUPTED: i32 = 130;
+use exit::INTERRUPTED;
 
 #[must_use]
 pub fn run(args: &ApplyArgs) -> i32 {
@@ -107,22 +106,35 @@ async fn apply_with<E: Engine>(
     if !confirmed(args, &prepared.name.to_string())? {
         return Ok(exit::ERROR);
     }
-    stop_on_ctrl_c(handle);
+    stop_on_ctrl_c(handle, &prepared.name)?;
     deploy_shown(args, prepared, engine, &plan, &options).await
 }
 
 /// The first Ctrl-C asks the apply to stop (the write under way finishes, the lock is released,
-/// the apply recorded); a second one ends the process at once.
-fn stop_on_ctrl_c(handle: crate::apply::StopHandle) {
+/// the apply recorded); a second one ends the process at once. The handler is in place when
+/// this returns, before the lock is taken: a Ctrl-C a moment later cannot kill the process
+/// with the lock held (registering inside the spawned task could happen too late).
+fn stop_on_ctrl_c(
+    handle: crate::apply::StopHandle,
+    stack: &crate::model::StackName,
+) -> Result<(), Report> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut interrupt = signal(SignalKind::interrupt())
+        .map_err(|e| Report::msg(format!("cannot listen for Ctrl-C: {e}")))?;
+    let stack = stack.to_string();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
+        if interrupt.recv().await.is_some() {
             handle.stop();
             eprintln!("\nStopping: finishing the write under way (Ctrl-C again to quit at once)");
-            if tokio::signal::ctrl_c().await.is_ok() {
+            if interrupt.recv().await.is_some() {
+                eprintln!(
+                    "Quit at once: the stack's lock may be left behind; it expires by itself, or clear it with `stackctl apply --force-unlock -s {stack} FILES`"
+                );
                 std::process::exit(INTERRUPTED);
             }
         }
     });
+    Ok(())
 }
 
 fn saved_plan_holds(path: &std::path::Path, plan: &Plan) -> Result<bool, Report> {
@@ -231,17 +243,21 @@ async fn deploy_shown<E: Engine>(
             rolling.join(", ")
         };
         eprintln!(
-            "\nInterrupted: stopped waiting; nothing is half-written. Still rolling out in Swarm: {rolling}"
+            "\nInterrupted: stopped waiting; nothing is half-written. Written: {}. Still rolling out in Swarm: {rolling}. The next `stackctl apply` continues from there.",
+            deployed.report.written.describe()
         );
         progress::summary(&deployed.report, started.elapsed());
         return Ok(INTERRUPTED);
     }
     progress::summary(&deployed.report, started.elapsed());
-    Ok(if deployed.is_success() {
-        exit::OK
-    } else {
-        exit::ERROR
-    })
+    if deployed.is_success() {
+        return Ok(exit::OK);
+    }
+    eprintln!(
+        "Already written: {}; the next `stackctl apply` continues from there.",
+        deployed.report.written.describe()
+    );
+    Ok(exit::ERROR)
 }
 
 fn source(args: &ApplyArgs) -> String {

@@ -51,4 +51,6 @@ pub fn print_diagnostics(diagnostics: &Diagnostics, sources: &Sources) -> usize 
 pub mod exit {
     pub const OK: i32 = 0;
     pub const ERROR: i32 = 1;
+    /// After Ctrl-C, as shells report SIGINT.
+    pub const INTERRUPTED: i32 = 130;
 }

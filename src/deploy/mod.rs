@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use crate::apply::lock::{LockError, StackLock};
 use crate::apply::record::{self, Entry, SUCCEEDED};
-use crate::apply::{ApplyError, ApplyOptions, ApplyReport, Events, ServiceOutcome, apply};
+use crate::apply::{
+    ApplyEvent, ApplyOptions, ApplyReport, Events, Halted, ServiceOutcome, Written, apply,
+};
 use crate::convert::Desired;
 use crate::engine::registry_auth::credentials_for;
 use crate::engine::{Engine, EngineError};
@@ -81,9 +83,11 @@ pub enum DeployError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Lock(#[from] LockError),
+    /// The apply stopped on an error, after writing what the error's help lists (recorded in
+    /// the stack's history).
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Apply(#[from] ApplyError),
+    Apply(#[from] Halted),
     #[error("the plan removes {count} objects, more than the {max} allowed; nothing was applied")]
     #[diagnostic(
         code(stackctl::deploy::too_many_removals),
@@ -179,6 +183,7 @@ impl<E: Engine> Deploy<'_, E> {
 
     /// Take the lock, plan again, apply while renewing the lock, record. `on_moved` hears a
     /// plan that differs from `shown`. A plan without changes under the lock writes nothing.
+    /// The lock is released however the work ends (a stop included).
     pub async fn run(
         &self,
         shown: &Plan,
@@ -187,20 +192,26 @@ impl<E: Engine> Deploy<'_, E> {
     ) -> Result<Deployed, DeployError> {
         let engine = self.engine;
         let lock = lock(engine, self.stack, self.options).await?;
-        events.emit(&crate::apply::ApplyEvent::Locked);
+        events.emit(&ApplyEvent::Locked);
         let work = self.run_locked(shown, events, on_moved);
         let (result, lost) = lock.hold(engine, work).await;
         let released = lock.release(engine).await;
-        let mut deployed = result?;
-        if let Some(lost) = lost {
-            deployed.warnings.push(lost.to_string());
-        }
+        let mut warnings: Vec<String> = lost.iter().map(ToString::to_string).collect();
         if let Err(err) = released {
-            deployed
-                .warnings
-                .push(format!("could not release the apply lock: {err}"));
+            warnings.push(err.to_string());
         }
-        Ok(deployed)
+        match result {
+            Ok(mut deployed) => {
+                deployed.warnings.extend(warnings);
+                Ok(deployed)
+            }
+            Err(err) => {
+                for warning in warnings {
+                    events.emit(&ApplyEvent::Warning(warning));
+                }
+                Err(err)
+            }
+        }
     }
 
     async fn run_locked(
@@ -223,21 +234,177 @@ impl<E: Engine> Deploy<'_, E> {
                 warnings: Vec::new(),
             });
         }
-        let report = apply(self.engine, &plan, &self.options.apply, events).await?;
-        let entry = entry_for(self.origin, &plan, &report);
+        let mut rounds = Rounds::default();
+        let first = apply(self.engine, &plan, &self.options.apply, events).await;
+        rounds.add(&plan, first);
+        if rounds.error.is_none() {
+            self.replan_conflicts(&plan, events, &mut rounds).await;
+        }
+        let stopped_early = self.options.apply.stop.is_set()
+            && rounds.report.written.is_empty()
+            && rounds.error.is_none()
+            && rounds.report.services.iter().all(|(_, o)| o.is_stopped());
         let mut warnings = Vec::new();
-        if let Err(err) = record::append(self.engine, self.stack, entry.clone()).await {
-            warnings.push(format!(
-                "could not record this apply in the stack's history: {err}"
-            ));
+        let entry = if stopped_early {
+            // Stopped before the first write: nothing happened worth a record.
+            None
+        } else {
+            let entry = entry_for(self.origin, &rounds);
+            if let Err(err) = record::append(self.engine, self.stack, entry.clone()).await {
+                warnings.push(format!(
+                    "could not record this apply in the stack's history: {err}"
+                ));
+            }
+            Some(entry)
+        };
+        if let Some(error) = rounds.error {
+            for warning in warnings {
+                events.emit(&ApplyEvent::Warning(warning));
+            }
+            return Err(DeployError::Apply(Halted {
+                error,
+                written: rounds.report.written,
+            }));
         }
         Ok(Deployed {
             plan,
-            report,
-            entry: Some(entry),
+            report: rounds.report,
+            entry,
             warnings,
         })
     }
+
+    /// Services whose update met a version conflict (someone changed them after the plan read
+    /// them) are planned again against what is there now, the new plan shown as a warning, and
+    /// written once more. A second conflict stays one.
+    async fn replan_conflicts(&self, plan: &Plan, events: &Events<'_>, rounds: &mut Rounds) {
+        let conflicted = conflicted_and_dependents(plan, &rounds.report);
+        if conflicted.is_empty() || self.options.apply.stop.is_set() {
+            return;
+        }
+        let fresh = match self.plan().await {
+            Ok(planned) => planned.plan,
+            Err(err) => {
+                let why = format!("changed in the cluster, and planning it again failed: {err}");
+                rounds.set_outcomes(&conflicted, &ServiceOutcome::Failed(why));
+                return;
+            }
+        };
+        let retry = only_services(&fresh, &conflicted);
+        for name in &conflicted {
+            let alone = Written {
+                updated: vec![name.clone()],
+                ..Written::default()
+            };
+            let lines = change_lines(&written_part(&retry, &alone));
+            let now = if lines.is_empty() {
+                "it already matches the files: nothing to write".to_owned()
+            } else {
+                format!("planned again:\n    {}", lines.join("\n    "))
+            };
+            events.emit(&ApplyEvent::Warning(format!(
+                "service {name} was changed by someone else after the plan read it (version conflict); {now}"
+            )));
+        }
+        rounds.set_outcomes(&conflicted, &ServiceOutcome::Converged);
+        let second = apply(self.engine, &retry, &self.options.apply, events).await;
+        rounds.add(&retry, second);
+    }
+}
+
+/// What the rounds of one apply did (the plan, then conflicted services planned again).
+#[derive(Default)]
+struct Rounds {
+    report: ApplyReport,
+    /// The change lines of what was written, round by round.
+    changes: Vec<String>,
+    error: Option<crate::apply::ApplyError>,
+}
+
+impl Rounds {
+    fn add(&mut self, plan: &Plan, result: Result<ApplyReport, Halted>) {
+        let (services, written) = match result {
+            Ok(report) => (report.services, report.written),
+            Err(halted) => {
+                self.error = Some(halted.error);
+                (Vec::new(), halted.written)
+            }
+        };
+        self.changes
+            .extend(change_lines(&written_part(plan, &written)));
+        self.report.written.extend(written);
+        for (name, outcome) in services {
+            self.set_outcomes(&[name], &outcome);
+        }
+    }
+
+    fn set_outcomes(&mut self, names: &[String], outcome: &ServiceOutcome) {
+        for name in names {
+            match self.report.services.iter_mut().find(|(n, _)| n == name) {
+                Some((_, o)) => o.clone_from(outcome),
+                None => self.report.services.push((name.clone(), outcome.clone())),
+            }
+        }
+    }
+}
+
+/// Services that met a version conflict, and those not started because they depend on one.
+fn conflicted_and_dependents(plan: &Plan, report: &ApplyReport) -> Vec<String> {
+    let conflicted: Vec<String> = report
+        .services
+        .iter()
+        .filter(|(_, o)| matches!(o, ServiceOutcome::Conflict(_)))
+        .map(|(n, _)| n.clone())
+        .collect();
+    let waiting = report.services.iter().filter(|(name, outcome)| {
+        matches!(outcome, ServiceOutcome::NotStarted(_))
+            && plan
+                .services
+                .iter()
+                .find(|s| &s.name == name)
+                .is_some_and(|s| s.depends_on.iter().any(|d| conflicted.contains(d)))
+    });
+    let waiting: Vec<String> = waiting.map(|(n, _)| n.clone()).collect();
+    conflicted.into_iter().chain(waiting).collect()
+}
+
+/// `plan` with every service but `names` left unchanged (objects as planned).
+fn only_services(plan: &Plan, names: &[String]) -> Plan {
+    let mut plan = plan.clone();
+    for service in &mut plan.services {
+        if !names.contains(&service.name) {
+            service.action = Action::Unchanged;
+        }
+    }
+    plan.count();
+    plan
+}
+
+/// The part of `plan` that `written` says was carried out, for the record's change lines.
+fn written_part(plan: &Plan, written: &Written) -> Plan {
+    let done = |name: String| {
+        written.created.contains(&name)
+            || written.updated.contains(&name)
+            || written.removed.contains(&name)
+    };
+    let mut plan = plan.clone();
+    for service in &mut plan.services {
+        if !done(service.name.clone()) {
+            service.action = Action::Unchanged;
+        }
+    }
+    for object in plan
+        .networks
+        .iter_mut()
+        .chain(&mut plan.configs)
+        .chain(&mut plan.secrets)
+    {
+        if !done(format!("{} {}", object.kind.word(), object.name)) {
+            object.action = Action::Unchanged;
+        }
+    }
+    plan.count();
+    plan
 }
 
 async fn lock<E: Engine>(
@@ -250,40 +417,49 @@ async fn lock<E: Engine>(
     let wait = options
         .lock_wait
         .unwrap_or(Duration::from_secs(365 * 24 * 3600));
-    tokio::select! {
-        lock = StackLock::acquire(engine, stack, ttl, wait) => Ok(lock?),
-        () = options.apply.stop.wait() => Err(DeployError::Stopped),
+    let stop = &options.apply.stop;
+    match StackLock::acquire(engine, stack, ttl, wait, stop).await {
+        // Taken while the stop came: give it back before anything else.
+        Ok(lock) if stop.is_set() => match lock.release(engine).await {
+            Ok(()) => Err(DeployError::Stopped),
+            Err(err) => Err(err.into()),
+        },
+        Ok(lock) => Ok(lock),
+        Err(LockError::Stopped { .. }) => Err(DeployError::Stopped),
+        Err(err) => Err(err.into()),
     }
 }
 
-/// The history entry of an apply: what the plan changed, how each service ended.
-#[must_use]
-pub fn entry_for(origin: &Origin, plan: &Plan, report: &ApplyReport) -> Entry {
+/// The history entry of an apply: what its calls wrote (not what the plan meant to), how each
+/// service ended, and the error that ended it, if one did.
+fn entry_for(origin: &Origin, rounds: &Rounds) -> Entry {
+    let report = &rounds.report;
     let mut entry = Entry::now(origin.source.clone());
     entry.revision.clone_from(&origin.revision);
     entry.inputs.clone_from(&origin.inputs);
-    entry.changes = change_lines(plan);
-    for service in &plan.services {
-        let list = match service.action {
-            Action::Create => &mut entry.created,
-            Action::Update => &mut entry.updated,
-            Action::Remove => &mut entry.removed,
-            Action::Unchanged => continue,
-        };
-        list.push(service.name.clone());
-    }
-    let failed: Vec<String> = report
-        .services
+    entry.changes.clone_from(&rounds.changes);
+    entry.created.clone_from(&report.written.created);
+    entry.updated.clone_from(&report.written.updated);
+    entry.removed.clone_from(&report.written.removed);
+    let mut failed: Vec<String> = rounds
+        .error
         .iter()
-        .filter(|(_, o)| !o.is_success())
-        .map(|(n, o)| format!("{n}: {}", describe(n, o)))
+        .map(|e| format!("failed: {e}"))
         .collect();
+    failed.extend(
+        report
+            .services
+            .iter()
+            .filter(|(_, o)| !o.is_success())
+            .map(|(n, o)| format!("{n}: {}", describe(n, o))),
+    );
     entry.outcome = if failed.is_empty() {
         SUCCEEDED.into()
-    } else if report
-        .services
-        .iter()
-        .all(|(_, o)| o.is_success() || o.is_stopped())
+    } else if rounds.error.is_none()
+        && report
+            .services
+            .iter()
+            .all(|(_, o)| o.is_success() || o.is_stopped())
     {
         format!("interrupted: {}", failed.join("; "))
     } else {
@@ -308,5 +484,6 @@ pub fn describe(name: &str, outcome: &ServiceOutcome) -> String {
         ServiceOutcome::StillRolling => {
             "still rolling out in Swarm (stopped watching; see `stackctl status`)".into()
         }
+        ServiceOutcome::Conflict(why) => format!("conflict: {why}"),
     }
 }

@@ -123,8 +123,9 @@ impl fmt::Display for CallCounts {
     }
 }
 
-/// Wraps an engine and counts every call (failed ones too: a request was made). Calls given an
-/// empty list of names or IDs are not counted, since engines send no request for them.
+/// Wraps an engine and counts every call (failed reads too: a request was made; writes the
+/// daemon refused are not, see [`Counting::write`]). Calls given an empty list of names or IDs
+/// are not counted, since engines send no request for them.
 #[derive(Debug)]
 pub struct Counting<E> {
     inner: E,
@@ -158,6 +159,17 @@ impl<E> Counting<E> {
 
     fn record(&self, call: Call) {
         *self.lock().counts.entry(call).or_insert(0) += 1;
+    }
+
+    /// Count a write once answered, unless the daemon refused it: a refused write changed
+    /// nothing (a lock found taken, a stale version). A broken connection counts: the write
+    /// may have landed.
+    async fn write<T>(&self, call: Call, answer: impl Future<Output = Answer<T>>) -> Answer<T> {
+        let answer = answer.await;
+        if !answer.as_ref().is_err_and(EngineError::is_refusal) {
+            self.record(call);
+        }
+        answer
     }
 
     fn record_unless_empty(&self, call: Call, list: &[String]) {
@@ -294,8 +306,7 @@ impl<E: Engine> Engine for Counting<E> {
         spec: &ServiceSpec,
         auth: Option<&DockerCredentials>,
     ) -> impl Future<Output = Answer<Created>> + Send {
-        self.record(Call::CreateService);
-        self.inner.create_service(spec, auth)
+        self.write(Call::CreateService, self.inner.create_service(spec, auth))
     }
 
     fn update_service(
@@ -305,8 +316,10 @@ impl<E: Engine> Engine for Counting<E> {
         spec: &ServiceSpec,
         auth: Option<&DockerCredentials>,
     ) -> impl Future<Output = Answer<Vec<String>>> + Send {
-        self.record(Call::UpdateService);
-        self.inner.update_service(id, version, spec, auth)
+        self.write(
+            Call::UpdateService,
+            self.inner.update_service(id, version, spec, auth),
+        )
     }
 
     fn rollback_service(
@@ -315,31 +328,29 @@ impl<E: Engine> Engine for Counting<E> {
         version: u64,
         spec: &ServiceSpec,
     ) -> impl Future<Output = Answer<Vec<String>>> + Send {
-        self.record(Call::RollbackService);
-        self.inner.rollback_service(id, version, spec)
+        self.write(
+            Call::RollbackService,
+            self.inner.rollback_service(id, version, spec),
+        )
     }
 
     fn remove_service(&self, id: &str) -> impl Future<Output = Answer<()>> + Send {
-        self.record(Call::RemoveService);
-        self.inner.remove_service(id)
+        self.write(Call::RemoveService, self.inner.remove_service(id))
     }
 
     fn create_network(
         &self,
         request: &NetworkCreateRequest,
     ) -> impl Future<Output = Answer<Created>> + Send {
-        self.record(Call::CreateNetwork);
-        self.inner.create_network(request)
+        self.write(Call::CreateNetwork, self.inner.create_network(request))
     }
 
     fn remove_network(&self, id: &str) -> impl Future<Output = Answer<()>> + Send {
-        self.record(Call::RemoveNetwork);
-        self.inner.remove_network(id)
+        self.write(Call::RemoveNetwork, self.inner.remove_network(id))
     }
 
     fn create_config(&self, spec: &ConfigSpec) -> impl Future<Output = Answer<Created>> + Send {
-        self.record(Call::CreateConfig);
-        self.inner.create_config(spec)
+        self.write(Call::CreateConfig, self.inner.create_config(spec))
     }
 
     fn update_config(
@@ -348,18 +359,18 @@ impl<E: Engine> Engine for Counting<E> {
         version: u64,
         spec: &ConfigSpec,
     ) -> impl Future<Output = Answer<()>> + Send {
-        self.record(Call::UpdateConfig);
-        self.inner.update_config(id, version, spec)
+        self.write(
+            Call::UpdateConfig,
+            self.inner.update_config(id, version, spec),
+        )
     }
 
     fn remove_config(&self, id: &str) -> impl Future<Output = Answer<()>> + Send {
-        self.record(Call::RemoveConfig);
-        self.inner.remove_config(id)
+        self.write(Call::RemoveConfig, self.inner.remove_config(id))
     }
 
     fn create_secret(&self, spec: &SecretSpec) -> impl Future<Output = Answer<Created>> + Send {
-        self.record(Call::CreateSecret);
-        self.inner.create_secret(spec)
+        self.write(Call::CreateSecret, self.inner.create_secret(spec))
     }
 
     fn update_secret(
@@ -368,18 +379,18 @@ impl<E: Engine> Engine for Counting<E> {
         version: u64,
         spec: &SecretSpec,
     ) -> impl Future<Output = Answer<()>> + Send {
-        self.record(Call::UpdateSecret);
-        self.inner.update_secret(id, version, spec)
+        self.write(
+            Call::UpdateSecret,
+            self.inner.update_secret(id, version, spec),
+        )
     }
 
     fn remove_secret(&self, id: &str) -> impl Future<Output = Answer<()>> + Send {
-        self.record(Call::RemoveSecret);
-        self.inner.remove_secret(id)
+        self.write(Call::RemoveSecret, self.inner.remove_secret(id))
     }
 
     fn remove_volume(&self, name: &str) -> impl Future<Output = Answer<()>> + Send {
-        self.record(Call::RemoveVolume);
-        self.inner.remove_volume(name)
+        self.write(Call::RemoveVolume, self.inner.remove_volume(name))
     }
 
     fn events(

@@ -87,12 +87,14 @@ pub enum EngineError {
         advice: Option<String>,
     },
 
-    /// The daemon's answer did not decode, or the request could not be built.
+    /// The daemon's answer did not decode (or the request could not be built). What the daemon
+    /// sent is not stackctl's fault, so the message names the answer, not a bug. Not retryable
+    /// as such; for a write, re-read first (it may have landed).
     #[error("unexpected exchange with the Docker daemon: {message}")]
     #[diagnostic(
         code(stackctl::engine::protocol),
         help(
-            "this is a bug in stackctl (or an Engine API version it does not know); please report it"
+            "the daemon (or something between it and stackctl, such as a proxy) answered with something the Engine API does not describe; check the daemon, then run the command again"
         )
     )]
     Protocol { message: String },
@@ -114,6 +116,16 @@ impl EngineError {
             | Self::Config { .. }
             | Self::Protocol { .. } => false,
         }
+    }
+
+    /// The daemon answered and refused: the call changed nothing (unlike a broken connection,
+    /// after which a write may or may not have landed).
+    #[must_use]
+    pub fn is_refusal(&self) -> bool {
+        matches!(
+            self,
+            Self::Api { .. } | Self::VersionConflict { .. } | Self::NotManager { .. }
+        )
     }
 
     /// The object does not exist (HTTP 404): for removals, the goal is already reached.
@@ -175,7 +187,11 @@ impl Context<'_> {
                 Some("use unix://, tcp:// or ssh://"),
             ),
             other => EngineError::Protocol {
-                message: chain(&other),
+                message: format!(
+                    "its answer about {} could not be read: {}",
+                    self.object,
+                    chain(&other)
+                ),
             },
         }
     }
@@ -289,6 +305,23 @@ mod tests {
         assert!(missing.is_not_found() && !missing.is_retryable());
         assert!(server(409, "name conflicts").is_name_conflict());
         assert!(server(503, "rpc error: code = Unavailable").is_retryable());
+    }
+
+    /// Regression: an answer that did not decode blamed "a bug in stackctl" for what the
+    /// daemon (or a proxy) sent.
+    #[test]
+    fn an_unreadable_answer_names_what_it_was_about_and_blames_no_bug() {
+        let garbage = serde_json::from_str::<serde_json::Value>("{not json").unwrap_err();
+        let err = context().classify(bollard::errors::Error::JsonSerdeError { err: garbage });
+        let text = err.to_string();
+        assert!(
+            text.starts_with(
+                "unexpected exchange with the Docker daemon: its answer about service abc could not be read: "
+            ),
+            "{text}"
+        );
+        let help = miette::Diagnostic::help(&err).unwrap().to_string();
+        assert!(!help.contains("bug"), "{help}");
     }
 
     #[test]

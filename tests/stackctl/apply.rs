@@ -135,6 +135,36 @@ impl Run {
         }
     }
 
+    /// Wait for a process started with [`Test::spawn`] at `started`.
+    pub(crate) fn of_child(child: std::process::Child, started: Instant) -> Self {
+        let out = child.wait_with_output().expect("stackctl ends");
+        Self {
+            code: out.status.code(),
+            stdout: stdout(&out),
+            stderr: stderr(&out),
+            elapsed: started.elapsed(),
+        }
+    }
+
+    /// stderr with miette's frame and line wrapping undone, one space between words, for
+    /// matching whole messages.
+    pub(crate) fn flat_stderr(&self) -> String {
+        let mut flat = String::new();
+        for line in self.stderr.lines() {
+            let line: String = line
+                .chars()
+                .map(|c| if "│×╰─▶".contains(c) { ' ' } else { c })
+                .collect();
+            let words = line.split_whitespace().collect::<Vec<_>>().join(" ");
+            // miette breaks long names after a hyphen.
+            if !flat.is_empty() && !flat.ends_with('-') && !words.is_empty() {
+                flat.push(' ');
+            }
+            flat.push_str(&words);
+        }
+        flat
+    }
+
     /// Both streams, for assertion messages.
     pub(crate) fn text(&self) -> String {
         format!(
@@ -146,9 +176,14 @@ impl Run {
         )
     }
 
-    /// `(reads, writes)` from the last stderr line, `Engine API calls: N reads, M writes`.
+    /// `(reads, writes)` from the stderr line `Engine API calls: N reads, M writes` (the last
+    /// line, or above the error that ended the run).
     pub(crate) fn engine_calls(&self) -> (u64, u64) {
-        let line = self.stderr.lines().last().unwrap_or_default();
+        let line = self
+            .stderr
+            .lines()
+            .rfind(|l| l.starts_with("Engine API calls: "))
+            .unwrap_or_default();
         let counts = line
             .strip_prefix("Engine API calls: ")
             .and_then(|rest| rest.split_once(" reads, "))
@@ -156,7 +191,7 @@ impl Run {
                 let writes = writes.strip_suffix(" writes")?;
                 Some((reads.parse().ok()?, writes.parse().ok()?))
             });
-        counts.unwrap_or_else(|| panic!("no Engine API calls line last:\n{}", self.text()))
+        counts.unwrap_or_else(|| panic!("no Engine API calls line:\n{}", self.text()))
     }
 
     /// The summary line of one service, e.g. `  ok   s_web: converged`.

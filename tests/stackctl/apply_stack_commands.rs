@@ -88,7 +88,7 @@ fn check_history(stack: &Stack) {
         details,
         [
             format!("  updated: {web}"),
-            format!("  created: {web}, {worker}")
+            format!("  created: network {}_default, {web}, {worker}", stack.name)
         ],
         "{}",
         history.text()

@@ -6,6 +6,8 @@
 mod apply;
 mod apply_examples;
 mod apply_failure;
+mod apply_faults;
+mod apply_interrupt;
 mod apply_lock;
 mod apply_objects;
 mod apply_plan_file;
@@ -15,6 +17,7 @@ mod apply_stack_commands;
 mod converge;
 mod engine;
 mod examples;
+mod fault_proxy;
 mod fuzz;
 mod git_server;
 mod invalid_files;

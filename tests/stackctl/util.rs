@@ -41,6 +41,19 @@ impl Test {
     }
 
     pub(crate) fn run(&self) -> Output {
+        self.command().output().expect("stackctl runs")
+    }
+
+    /// Start the binary without waiting, output captured (to signal it while it runs).
+    pub(crate) fn spawn(&self) -> std::process::Child {
+        self.command()
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("stackctl starts")
+    }
+
+    fn command(&self) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_stackctl"));
         command
             .args(&self.args)
@@ -49,7 +62,7 @@ impl Test {
         for (k, v) in &self.env {
             command.env(k, v);
         }
-        command.output().expect("stackctl runs")
+        command
     }
 
     /// Run `validate --format json` and return (exit code, parsed report).
