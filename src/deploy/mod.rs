@@ -471,7 +471,8 @@ fn entry_for(origin: &Origin, rounds: &Rounds) -> Entry {
 /// A service's outcome in words (`rolled back: task failed ...`).
 #[must_use]
 pub fn describe(name: &str, outcome: &ServiceOutcome) -> String {
-    match outcome {
+    // The reasons quote task and daemon messages, which can echo part of a spec.
+    let text = match outcome {
         ServiceOutcome::Converged => "converged".into(),
         ServiceOutcome::Written => "written (not watched: --detach)".into(),
         ServiceOutcome::Removed => "removed".into(),
@@ -485,5 +486,6 @@ pub fn describe(name: &str, outcome: &ServiceOutcome) -> String {
             "still rolling out in Swarm (stopped watching; see `stackctl status`)".into()
         }
         ServiceOutcome::Conflict(why) => format!("conflict: {why}"),
-    }
+    };
+    crate::sensitive::mask_text(&text)
 }

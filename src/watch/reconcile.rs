@@ -618,7 +618,7 @@ fn log_event(log: Log, board: &SharedBoard, stack: &str, event: &ApplyEvent) {
             board.stack(stack, |s| s.state = format!("applying: {name}: {message}"));
         }
         ApplyEvent::ServiceDone { name, outcome } => {
-            let text = mask_text(&crate::deploy::describe(name, outcome));
+            let text = crate::deploy::describe(name, outcome);
             let level = if outcome.is_success() {
                 Level::Info
             } else {
