@@ -1,6 +1,6 @@
 //! Desired state + live state -> [`Plan`]. Pure.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{Value, json};
 
@@ -163,7 +163,7 @@ pub fn build(
         ),
         kept: Vec::new(),
         summary: super::Summary::default(),
-        observed: observed(live),
+        observed: observed(stack, desired, live),
         existing_ids: super::ObjectIds {
             configs: live
                 .configs
@@ -514,8 +514,26 @@ fn object_plan(
 }
 
 /// Versions of the objects a plan depends on (services, configs, secrets by version index;
-/// networks, which have none, by ID).
-fn observed(live: &LiveState) -> BTreeMap<String, u64> {
+/// networks, which have none, by ID): the stack's own objects and the ones it names. Other
+/// stacks' objects come and go without making a saved plan stale.
+fn observed(stack: &StackName, desired: &Desired, live: &LiveState) -> BTreeMap<String, u64> {
+    let ours = |labels: &BTreeMap<String, String>| {
+        labels.get(NAMESPACE_LABEL).map(String::as_str) == Some(stack.as_str())
+    };
+    let referenced = |field: &str| -> BTreeSet<String> {
+        desired
+            .services
+            .values()
+            .filter_map(|s| {
+                s.spec
+                    .pointer(&format!("/TaskTemplate/ContainerSpec/{field}s"))
+            })
+            .filter_map(Value::as_array)
+            .flatten()
+            .filter_map(|r| r[format!("{field}Name")].as_str().map(str::to_owned))
+            .collect()
+    };
+    let (config_refs, secret_refs) = (referenced("Config"), referenced("Secret"));
     let services = live
         .services
         .iter()
@@ -523,14 +541,29 @@ fn observed(live: &LiveState) -> BTreeMap<String, u64> {
     let configs = live
         .configs
         .iter()
+        .filter(|(n, c)| {
+            ours(&c.labels)
+                || desired.configs.values().any(|d| &d.name == *n)
+                || config_refs.contains(*n)
+        })
         .map(|(n, c)| (format!("config {n}"), c.version));
     let secrets = live
         .secrets
         .iter()
+        .filter(|(n, s)| {
+            ours(&s.labels)
+                || desired.secrets.values().any(|d| &d.name == *n)
+                || secret_refs.contains(*n)
+        })
         .map(|(n, s)| (format!("secret {n}"), s.version));
     let networks = live
         .networks
         .values()
+        .filter(|n| {
+            ours(&n.labels)
+                || desired.networks.values().any(|d| d.name == n.name)
+                || desired.external_networks.contains(&n.name)
+        })
         .map(|n| (format!("network {} {}", n.name, n.id), 0));
     services
         .chain(configs)

@@ -63,27 +63,43 @@ fn check_final_state(stack: &Stack, winner: &str, loser: &str, runs: &str) {
     assert_eq!(lock_configs(stack), "", "{runs}");
 }
 
+/// One apply holds the lock (the proxy holds its service update); a second one plans, is seen
+/// asking for the lock again and again, and only after the first one ends applies its own
+/// files, re-planned against what the first one wrote. Ordered by the proxies, not by timing.
 #[test]
 fn concurrent_apply_waits_for_the_lock_then_applies_its_files() {
     let stack = Stack::new("aplk-wait");
     apply_ok(&stack, &version("app:1", "nobody"));
-    let runs = race(&stack, "2m");
+    let holder = FaultProxy::start(Rule::new("POST", "/services/*/update*", 1, Fault::Hold));
+    let first = apply_via(
+        Test::new().file("stack.yml", &version("app:2", WHO[0])),
+        &stack,
+        Some(&holder),
+        &[],
+    );
+    let started = std::time::Instant::now();
+    let first = first.spawn();
+    holder.wait_held(1, SEEN_WITHIN);
+    // Breaks nothing: only there to count the second apply's requests.
+    let counter = FaultProxy::start(Rule::new("GET", "/never", 1, Fault::Hold));
+    let second = apply_via(
+        Test::new().file("stack.yml", &version("app:2", WHO[1])),
+        &stack,
+        Some(&counter),
+        &["--lock-wait", "2m"],
+    );
+    let second = second.spawn();
+    counter.wait_requests("GET", "/configs?*stackctl-lock_*", 2, SEEN_WITHIN);
+    holder.release();
+    let runs = [
+        Run::of_child(first, started),
+        Run::of_child(second, started),
+    ];
     let both = format!("{}\n{}", runs[0].text(), runs[1].text());
     assert!(runs.iter().all(|r| r.code == Some(0)), "{both}");
-    // The one that waited re-planned against what the other had applied.
-    let waited: Vec<usize> = (0..2)
-        .filter(|i| {
-            runs[*i]
-                .stderr
-                .contains("The cluster changed since the plan was shown")
-        })
-        .collect();
-    assert_eq!(waited.len(), 1, "{both}");
-    let (second, first) = (waited[0], 1 - waited[0]);
-    assert!(
-        runs[second].elapsed > runs[first].elapsed,
-        "the waiting apply ended first:\n{both}"
-    );
+    let replanned = "The cluster changed since the plan was shown";
+    assert!(!runs[0].stderr.contains(replanned), "{both}");
+    assert!(runs[1].stderr.contains(replanned), "{both}");
     let service = stack.service_name("web");
     for run in &runs {
         assert_eq!(
@@ -91,7 +107,7 @@ fn concurrent_apply_waits_for_the_lock_then_applies_its_files() {
             format!("  ok   {service}: converged")
         );
     }
-    check_final_state(&stack, WHO[second], WHO[first], &both);
+    check_final_state(&stack, WHO[1], WHO[0], &both);
 }
 
 #[test]
