@@ -11,10 +11,13 @@ use super::constraint::Constraint;
 /// How many tasks a service wants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Mode {
-    /// Replicated: this many tasks wherever they fit; jobs count their concurrent tasks.
+    /// Replicated: this many tasks wherever they fit.
     Replicas(u64),
     /// One task per eligible node.
     Global,
+    /// A replicated job: its tasks run to completion, so a slot frees up for the next one and
+    /// only "no node at all" keeps it from finishing.
+    Job,
 }
 
 /// A service's demands on the nodes it runs on.
@@ -152,10 +155,7 @@ fn mode(spec: &Value) -> Option<Mode> {
         Some((kind, body)) => match kind.as_str() {
             "Replicated" => Some(Mode::Replicas(replicas(body.get("Replicas")))),
             "Global" | "GlobalJob" => Some(Mode::Global),
-            "ReplicatedJob" => Some(Mode::Replicas(replicas(
-                body.get("MaxConcurrent")
-                    .or_else(|| body.get("TotalCompletions")),
-            ))),
+            "ReplicatedJob" => Some(Mode::Job),
             _ => None,
         },
     }

@@ -173,6 +173,7 @@ fn may_run_on(demand: &Demand, node: &NodeFacts) -> bool {
 fn nothing_runs(demand: &Demand) -> String {
     match demand.mode {
         Some(Mode::Replicas(n)) => format!("none of its {n} task(s) can be scheduled"),
+        Some(Mode::Job) => "none of its tasks can be scheduled".to_owned(),
         Some(Mode::Global) | None => "it runs on no node".to_owned(),
     }
 }

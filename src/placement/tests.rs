@@ -102,6 +102,7 @@ fn constraints_match_as_swarm_matches_them() {
 }
 
 #[test]
+#[allow(clippy::too_many_lines)] // one table, a case per rule
 fn eligible_nodes_and_warnings_by_case() {
     let none = json!({});
     let zone = |z: &str| json!({"Constraints": [format!("node.labels.zone == {z}")]});
@@ -203,6 +204,22 @@ fn eligible_nodes_and_warnings_by_case() {
             ),
             3,
             &[],
+        ),
+        (
+            "a job's tasks take turns: no room warning",
+            spec(
+                &json!({"ReplicatedJob": {"MaxConcurrent": 5, "TotalCompletions": 9}}),
+                &json!({"MaxReplicas": 1}),
+                &none,
+            ),
+            3,
+            &[],
+        ),
+        (
+            "a job no node may run",
+            spec(&json!({"ReplicatedJob": {}}), &zone("c"), &none),
+            0,
+            &["none of its tasks can be scheduled"],
         ),
         (
             "an unparsable constraint switches the filter off",
