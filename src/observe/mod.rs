@@ -188,9 +188,16 @@ pub async fn observe<E: Engine>(engine: &E, stack: &StackName) -> Result<LiveSta
     })
 }
 
-/// A failed node list explained: only managers list nodes, and the probe says why this node
-/// is not one (a worker, swarm mode off, locked…); other failures stay as they were.
+/// A refused node list explained: only managers list nodes, and the probe says why this node
+/// is not one (a worker, swarm mode off, locked…). When the daemon could not be reached at
+/// all, or this node is a manager after all (no leader yet), the error stays as it was.
 async fn refusal<E: Engine>(engine: &E, err: EngineError) -> EngineError {
+    if !matches!(
+        err,
+        EngineError::NotManager { .. } | EngineError::Api { .. }
+    ) {
+        return err;
+    }
     match engine.probe().await {
         Ok(probe) => probe.require_manager().err().unwrap_or(err),
         Err(_) => err,

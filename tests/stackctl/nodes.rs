@@ -438,3 +438,40 @@ fn max_replicas_per_node_below_the_replicas_is_warned_and_swarm_leaves_tasks_pen
         .collect();
     assert_eq!(pending.len(), 2, "{pending:?}");
 }
+
+/// The plan's first call is now the node list, which only managers answer: a worker's refusal
+/// is still explained with docker's advice (the probe is made then, and only then).
+#[test]
+fn a_plan_against_a_worker_is_refused_with_advice() {
+    let Some(bed) = bed("a_plan_against_a_worker_is_refused_with_advice") else {
+        return;
+    };
+    let worker = bed.docker(&[
+        "node",
+        "ls",
+        "--filter",
+        "role=worker",
+        "--format",
+        "{{.Hostname}}",
+    ]);
+    let Some(worker) = worker.lines().next() else {
+        let _ = writeln!(
+            std::io::stderr(),
+            "skipped: nodes::a_plan_against_a_worker_is_refused_with_advice: every node is a manager (--managers 3)"
+        );
+        return;
+    };
+    let out = Test::new()
+        .file("stack.yml", GLOBAL)
+        .env("DOCKER_HOST", &format!("unix:///run/{worker}/docker.sock"))
+        .args(&["plan", "-s", &unique_stack("nodes-worker"), "stack.yml"])
+        .run();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = super::plan_cli::unwrapped(&stderr(&out));
+    for expected in [
+        "this node is not a swarm manager: worker nodes can't view or modify cluster state",
+        "help: run stackctl against a manager node, or promote this node",
+    ] {
+        assert!(err.contains(expected), "{expected:?} not in {err}");
+    }
+}
