@@ -13,6 +13,7 @@ pub mod engine;
 pub mod load;
 pub mod model;
 pub mod observe;
+pub mod placement;
 pub mod plan;
 pub mod sensitive;
 pub mod watch;

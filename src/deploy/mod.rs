@@ -102,7 +102,8 @@ pub enum DeployError {
     Moved,
 }
 
-/// Observe the stack, pin image digests as asked, and build its plan (six list calls).
+/// Observe the stack, pin image digests as asked, and build its plan (five list calls, plus
+/// one registry lookup per image to pin).
 pub async fn plan<E: Engine>(
     engine: &E,
     stack: &StackName,
@@ -222,7 +223,8 @@ impl<E: Engine> Deploy<'_, E> {
     ) -> Result<Deployed, DeployError> {
         // The cluster may have moved while the plan was read or the lock awaited.
         let plan = self.plan().await?.plan;
-        let same = serde_json::to_value(&plan).ok() == serde_json::to_value(shown).ok();
+        // Placement is about the nodes, not the changes: it does not make the plan move.
+        let same = plan.comparable() == shown.comparable();
         if !same && on_moved(&plan) == OnMoved::Refuse {
             return Err(DeployError::Moved);
         }

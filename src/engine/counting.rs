@@ -187,6 +187,10 @@ impl<E> Counting<E> {
 type Answer<T> = Result<T, EngineError>;
 
 impl<E: Engine> Engine for Counting<E> {
+    fn api_version(&self) -> &str {
+        self.inner.api_version()
+    }
+
     fn probe(&self) -> impl Future<Output = Answer<Probe>> + Send {
         self.record(Call::Probe);
         self.inner.probe()
@@ -208,7 +212,7 @@ impl<E: Engine> Engine for Counting<E> {
     fn list_services_prefixed(
         &self,
         prefix: &str,
-    ) -> impl Future<Output = Answer<Vec<Service>>> + Send {
+    ) -> impl Future<Output = Answer<Vec<serde_json::Value>>> + Send {
         self.record(Call::ListServicesPrefixed);
         self.inner.list_services_prefixed(prefix)
     }

@@ -108,6 +108,10 @@ fn created(id: Option<String>, warnings: Option<Vec<String>>) -> Created {
 }
 
 impl Engine for DockerEngine {
+    fn api_version(&self) -> &str {
+        &self.api_version
+    }
+
     async fn probe(&self) -> Result<Probe, EngineError> {
         let info = self.docker.info().await.map_err(self.fail("the daemon"))?;
         Ok(Probe::from_info(info, self.api_version.clone()))
@@ -134,19 +138,21 @@ impl Engine for DockerEngine {
         }
     }
 
-    async fn list_services_prefixed(&self, prefix: &str) -> Result<Vec<Service>, EngineError> {
-        let options = ListServicesOptions {
-            filters: Some(HashMap::from([(
-                "name".to_owned(),
-                vec![prefix.to_owned()],
-            )])),
-            status: Some(false),
+    async fn list_services_prefixed(&self, prefix: &str) -> Result<Vec<Value>, EngineError> {
+        let filters = json!({ "name": [prefix] }).to_string();
+        let query = raw::query(&[("filters", &filters), ("status", "false")]);
+        let path = format!("/services?{query}");
+        let services = match raw::get_json(&self.docker, &path, self.fail("services")).await? {
+            Value::Array(services) => services,
+            other => {
+                return Err(EngineError::Protocol {
+                    message: format!("GET /services answered with a non-list: {other}"),
+                });
+            }
         };
-        let services = self.docker.list_services(Some(options)).await;
-        let services = services.map_err(self.fail("services"))?;
         // The filter's matching rule is the daemon's; keep exactly what the caller asked for.
-        let has_prefix = |s: &Service| {
-            let name = s.spec.as_ref().and_then(|spec| spec.name.as_deref());
+        let has_prefix = |s: &Value| {
+            let name = s.pointer("/Spec/Name").and_then(Value::as_str);
             name.is_some_and(|n| n.starts_with(prefix))
         };
         Ok(services.into_iter().filter(has_prefix).collect())

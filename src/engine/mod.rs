@@ -73,6 +73,10 @@ pub struct Created {
 /// Calls taking a list of names or IDs make no request when the list is empty (and return an
 /// empty list): implementations must keep to that, because [`Counting`] does not count them.
 pub trait Engine: Send + Sync {
+    /// The Engine API version requests carry, e.g. `1.41`: settled at connect time (see
+    /// [`Probe::api_version`]). Makes no request.
+    fn api_version(&self) -> &str;
+
     /// One `GET /info`: versions, node ID and whether this node can manage the swarm.
     fn probe(&self) -> impl Future<Output = Result<Probe, EngineError>> + Send;
 
@@ -91,12 +95,13 @@ pub trait Engine: Send + Sync {
     ) -> impl Future<Output = Result<Vec<serde_json::Value>, EngineError>> + Send;
 
     /// Services whose name starts with `prefix`, whatever stack (or none) they belong to, in one
-    /// call: the daemon's `name` filter matches prefixes. With `<stack>_` these are every
-    /// service holding a name the stack's services would take.
+    /// call, as the daemon's own JSON (like [`Engine::list_services_raw`]): the daemon's `name`
+    /// filter matches prefixes. With `<stack>_` these are every service holding a name the
+    /// stack's services would take, and (docker names them so) the stack's own services.
     fn list_services_prefixed(
         &self,
         prefix: &str,
-    ) -> impl Future<Output = Result<Vec<Service>, EngineError>> + Send;
+    ) -> impl Future<Output = Result<Vec<serde_json::Value>, EngineError>> + Send;
 
     /// The stack's networks (those carrying its label).
     fn list_networks(

@@ -9,6 +9,7 @@ pub mod images;
 use crate::diff::DaemonApi;
 use crate::engine::{Engine, EngineError};
 use crate::model::{NAMESPACE_LABEL, StackName};
+use crate::placement::NodeFacts;
 
 /// A service as stored in the cluster: its raw spec in the daemon's own JSON.
 #[derive(Clone, Debug, PartialEq)]
@@ -79,6 +80,8 @@ pub struct LiveState {
     /// Every config and secret by name (docker adopts same-named objects).
     pub configs: BTreeMap<String, LiveObject>,
     pub secrets: BTreeMap<String, LiveObject>,
+    /// The swarm's nodes, for placement.
+    pub nodes: Vec<NodeFacts>,
     /// Every service named `<stack>_…` and every network, config and secret (same-named
     /// networks of different scopes each), with their stacks.
     pub holders: Vec<Holder>,
@@ -109,21 +112,30 @@ impl LiveState {
 }
 
 /// Read the live state of `stack` with a fixed number of list calls, however many services it
-/// has: the probe, the stack's services (label-filtered), the services holding its names
-/// (`<stack>_…`, whoever they belong to), and all networks, configs and
-/// secrets (docker adopts same-named configs and secrets, and external networks are looked up
-/// by name, so those lists are not label-filtered).
+/// has: the nodes (which only a manager lists, so this doubles as the manager check), the
+/// services named `<stack>_…` (the stack's own, told by their label, and any other holding
+/// one of its names), and all networks, configs and secrets (docker adopts same-named configs
+/// and secrets, and external networks are looked up by name, so those lists are not
+/// label-filtered). A service carrying the stack's label under another name (one made by
+/// hand: docker names a stack's services `<stack>_<key>` and Swarm cannot rename) is not seen.
 pub async fn observe<E: Engine>(engine: &E, stack: &StackName) -> Result<LiveState, EngineError> {
-    let probe = engine.probe().await?;
-    probe.require_manager()?;
     let prefix = stack.scope("");
-    let (services, prefixed, networks, configs, secrets) = futures::try_join!(
-        engine.list_services_raw(stack.as_str()),
+    let (nodes, prefixed, networks, configs, secrets) = futures::join!(
+        engine.list_nodes(),
         engine.list_services_prefixed(&prefix),
         engine.list_all_networks(),
         engine.list_all_configs(),
         engine.list_all_secrets(),
-    )?;
+    );
+    let nodes = match nodes {
+        Ok(nodes) => nodes,
+        Err(err) => return Err(refusal(engine, err).await),
+    };
+    let (prefixed, networks, configs, secrets) = (prefixed?, networks?, configs?, secrets?);
+    let services: Vec<&Value> = prefixed
+        .iter()
+        .filter(|s| stack_of(s) == Some(stack.as_str()))
+        .collect();
     let known: std::collections::BTreeSet<&str> =
         networks.iter().filter_map(|n| n.id.as_deref()).collect();
     let unknown: std::collections::BTreeSet<String> = services
@@ -146,10 +158,15 @@ pub async fn observe<E: Engine>(engine: &E, stack: &StackName) -> Result<LiveSta
     let holders = holders(&prefixed, &networks, &configs, &secrets);
     Ok(LiveState {
         holders,
-        api: DaemonApi::parse(&probe.api_version),
+        api: DaemonApi::parse(engine.api_version()),
         other_network_names,
-        services: services
+        nodes: nodes
             .iter()
+            .filter_map(|n| serde_json::to_value(n).ok())
+            .map(|n| NodeFacts::from_json(&n))
+            .collect(),
+        services: services
+            .into_iter()
             .filter_map(live_service)
             .map(|s| (s.0, s.1))
             .collect(),
@@ -171,19 +188,42 @@ pub async fn observe<E: Engine>(engine: &E, stack: &StackName) -> Result<LiveSta
     })
 }
 
+/// A refused node list explained: only managers list nodes, and the probe says why this node
+/// is not one (a worker, swarm mode off, locked…). When the daemon could not be reached at
+/// all, or this node is a manager after all (no leader yet), the error stays as it was.
+async fn refusal<E: Engine>(engine: &E, err: EngineError) -> EngineError {
+    if !matches!(
+        err,
+        EngineError::NotManager { .. } | EngineError::Api { .. }
+    ) {
+        return err;
+    }
+    match engine.probe().await {
+        Ok(probe) => probe.require_manager().err().unwrap_or(err),
+        Err(_) => err,
+    }
+}
+
+/// The stack a service in the daemon's JSON belongs to, by its namespace label.
+fn stack_of(service: &Value) -> Option<&str> {
+    service
+        .pointer("/Spec/Labels")
+        .and_then(|l| l.get(NAMESPACE_LABEL))
+        .and_then(Value::as_str)
+}
+
 fn holders(
-    services: &[bollard::models::Service],
+    services: &[Value],
     networks: &[bollard::models::Network],
     configs: &[bollard::models::Config],
     secrets: &[bollard::models::Secret],
 ) -> Vec<Holder> {
     let services = services.iter().filter_map(|s| {
-        let spec = s.spec.as_ref()?;
-        Some(Holder::new(
-            "service",
-            spec.name.as_deref()?,
-            spec.labels.as_ref(),
-        ))
+        Some(Holder {
+            kind: "service",
+            name: s.pointer("/Spec/Name")?.as_str()?.to_owned(),
+            stack: stack_of(s).map(str::to_owned),
+        })
     });
     let networks = networks.iter().filter_map(|n| {
         Some(Holder::new(

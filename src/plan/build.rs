@@ -162,6 +162,7 @@ pub fn build(
             &superseded,
         ),
         kept: Vec::new(),
+        placement: crate::placement::Placement::default(),
         summary: super::Summary::default(),
         observed: observed(stack, desired, live),
         existing_ids: super::ObjectIds {
@@ -178,8 +179,27 @@ pub fn build(
         },
     };
     collect_kept(&mut plan, options);
+    plan.placement = placement(&plan, live);
     plan.count();
     Ok(plan)
+}
+
+/// Placement of every service the files describe, judged on the spec that will be running:
+/// the one sent for a create or update, the live one for an unchanged service (it keeps, for
+/// one, the platforms an earlier deploy pinned).
+fn placement(plan: &Plan, live: &LiveState) -> crate::placement::Placement {
+    let running = plan
+        .services
+        .iter()
+        .filter(|s| s.action != Action::Remove)
+        .filter_map(|s| {
+            let spec = s
+                .spec
+                .as_ref()
+                .or_else(|| live.services.get(&s.name).map(|l| &l.spec))?;
+            Some((s.name.as_str(), spec))
+        });
+    crate::placement::assess(&live.nodes, running)
 }
 
 fn belongs(labels: &BTreeMap<String, String>, stack: &StackName) -> bool {

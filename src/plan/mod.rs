@@ -135,6 +135,9 @@ pub struct Plan {
     pub configs: Vec<ObjectPlan>,
     pub secrets: Vec<ObjectPlan>,
     pub kept: Vec<Kept>,
+    /// Where the services' tasks can run. Facts about the nodes, not changes: a node drained
+    /// between plan and apply does not make a saved plan stale (see [`Plan::comparable`]).
+    pub placement: crate::placement::Placement,
     pub summary: Summary,
     /// IDs of the configs and secrets already in the cluster, by name: service specs refer to
     /// them by ID, which only the cluster knows.
@@ -162,6 +165,15 @@ pub struct Summary {
 }
 
 impl Plan {
+    /// The plan as JSON without its placement: what two plans must share to be the same plan
+    /// (the changes to make), however the nodes moved in between.
+    #[must_use]
+    pub fn comparable(&self) -> Option<Value> {
+        let mut value = serde_json::to_value(self).ok()?;
+        value.as_object_mut()?.remove("placement");
+        Some(value)
+    }
+
     #[must_use]
     pub fn has_changes(&self) -> bool {
         self.summary.create + self.summary.update + self.summary.remove > 0

@@ -84,6 +84,7 @@ mod tests {
             other_network_names: BTreeMap::new(),
             configs: BTreeMap::new(),
             secrets: BTreeMap::new(),
+            nodes: Vec::new(),
             holders,
         }
     }

@@ -62,6 +62,7 @@ pub fn render_text(plan: &Plan, options: RenderOptions) -> String {
             "No changes. Stack {} matches the files ({} objects).",
             plan.stack, plan.summary.unchanged
         );
+        render_placement(&mut out, plan, &painter);
         render_notes(&mut out, plan, &painter, options);
         render_kept(&mut out, plan);
         return out;
@@ -104,6 +105,7 @@ pub fn render_text(plan: &Plan, options: RenderOptions) -> String {
             }
         }
     }
+    render_placement(&mut out, plan, &painter);
     render_notes(&mut out, plan, &painter, options);
     render_kept(&mut out, plan);
     let s = plan.summary;
@@ -113,6 +115,30 @@ pub fn render_text(plan: &Plan, options: RenderOptions) -> String {
         s.create, s.update, s.remove, s.unchanged
     );
     out
+}
+
+/// Eligible nodes per service and placement warnings. On a one-node swarm every service is
+/// eligible on its one node, which says nothing: the section then only appears for warnings.
+fn render_placement(out: &mut String, plan: &Plan, painter: &Painter) {
+    let placement = &plan.placement;
+    if placement.nodes <= 1 && !placement.has_warnings() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Placement ({} node(s), {} taking new tasks):",
+        placement.nodes, placement.schedulable_nodes
+    );
+    for service in &placement.services {
+        let _ = writeln!(
+            out,
+            "  {}: {} of {} node(s) eligible",
+            service.name, service.eligible_nodes, placement.nodes
+        );
+        for warning in &service.warnings {
+            let _ = writeln!(out, "    {} {warning}", painter.paint("33", "warning:"));
+        }
+    }
 }
 
 /// Drift stackctl reports but does not act on (networks Swarm cannot update).

@@ -69,8 +69,59 @@ pub fn moved(saved: &SavedPlan, current: &Plan) -> Vec<String> {
     {
         out.push(format!("{name} appeared"));
     }
-    if out.is_empty() && serde_json::to_value(current).ok().as_ref() != Some(&saved.plan) {
+    let mut shown = saved.plan.clone();
+    if let Some(object) = shown.as_object_mut() {
+        object.remove("placement");
+    }
+    if out.is_empty() && current.comparable().as_ref() != Some(&shown) {
         out.push("the files now give a different plan".to_owned());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{load, moved, save};
+    use crate::placement::{Placement, ServicePlacement};
+    use crate::plan::{Kept, ObjectIds, Plan, Summary};
+
+    fn plan(schedulable: usize) -> Plan {
+        Plan {
+            stack: "s".into(),
+            services: Vec::new(),
+            networks: Vec::new(),
+            configs: Vec::new(),
+            secrets: Vec::new(),
+            kept: Vec::new(),
+            placement: Placement {
+                nodes: 3,
+                schedulable_nodes: schedulable,
+                services: vec![ServicePlacement {
+                    name: "s_web".into(),
+                    eligible_nodes: schedulable,
+                    warnings: Vec::new(),
+                }],
+            },
+            summary: Summary::default(),
+            existing_ids: ObjectIds::default(),
+            observed: [("s_web".to_owned(), 7)].into(),
+        }
+    }
+
+    /// Placement is a fact about the nodes: a node drained after `plan --out` changes nothing
+    /// the plan would do.
+    #[test]
+    fn a_saved_plan_holds_when_only_placement_differs() {
+        let saved = load(&save(&plan(3))).unwrap();
+        assert_eq!(moved(&saved, &plan(2)), Vec::<String>::new());
+        let mut other = plan(2);
+        other.kept.push(Kept {
+            kind: "service".into(),
+            name: "s_old".into(),
+        });
+        assert_eq!(
+            moved(&saved, &other),
+            ["the files now give a different plan"]
+        );
+    }
 }

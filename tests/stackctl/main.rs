@@ -23,6 +23,7 @@ mod git_server;
 mod invalid_files;
 mod loading;
 mod namespaces;
+mod nodes;
 mod oracle;
 mod oracle_accepts;
 mod oracle_edges;

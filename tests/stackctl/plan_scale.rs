@@ -15,9 +15,10 @@ use stackctl::plan::{Action, Plan, PlanOptions};
 use crate::swarm::{DockerStack, unique_stack};
 
 const SERVICES: usize = 100;
-/// Probe + services + services holding the stack's names + networks + configs + secrets is
-/// six; one spare (an image to resolve), none per service.
-const CALL_BUDGET: u64 = 7;
+/// Nodes (placement, and the manager check the probe used to make) + the services named
+/// `<stack>_…` (the stack's own and any other holding its names, in one list) + networks +
+/// configs + secrets is five; one spare (an image to resolve), none per service.
+const CALL_BUDGET: u64 = 6;
 /// The service whose image the second plan changes.
 const CHANGED: usize = 42;
 
@@ -83,7 +84,9 @@ fn a_hundred_services_are_planned_with_a_fixed_number_of_list_calls() {
     assert!(!plan.has_changes(), "{:?}", plan.summary);
     assert!(calls.total() <= CALL_BUDGET, "{calls}");
     assert_eq!(calls.get(Call::InspectService), 0, "{calls}");
+    assert_eq!(calls.get(Call::ListNodes), 1, "{calls}");
     assert_eq!(calls.writes(), 0, "{calls}");
+    assert_eq!(plan.placement.services.len(), SERVICES);
 
     let changed = dir.path().join("big-changed.yml");
     std::fs::write(&changed, stack_file(Some(CHANGED))).unwrap();
