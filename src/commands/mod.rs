@@ -2,7 +2,9 @@
 
 pub mod apply;
 pub mod cluster;
+pub mod completions;
 pub mod healthcheck;
+pub mod man;
 pub mod output;
 pub mod plan;
 pub mod prepare;
