@@ -12,7 +12,8 @@ use crate::load::LoadOptions;
 #[derive(Debug, Parser)]
 #[command(
     name = "stackctl",
-    version,
+    // The package version and the git commit it was built from (see build.rs).
+    version = env!("STACKCTL_VERSION"),
     about = "Declarative, GitOps-style deployer for Docker Swarm stacks"
 )]
 pub struct Cli {

@@ -32,6 +32,7 @@ mod preflight;
 mod secrets_output;
 mod swarm;
 mod util;
+mod version;
 mod watch_config;
 mod watch_drift;
 mod watch_git;
