@@ -7,6 +7,7 @@ mod ownership;
 pub mod render;
 pub mod saved;
 pub mod versions;
+pub mod waves;
 
 use serde::Serialize;
 use serde_json::Value;
