@@ -3,6 +3,7 @@
 //! `apply` executes the very same value.
 
 mod build;
+pub mod markdown;
 mod ownership;
 pub mod render;
 pub mod saved;

@@ -70,7 +70,7 @@ fn bash_loads_the_script_and_completes_commands_flags_values_and_stack_names() {
     );
     assert_eq!(
         bash_complete(&path, &["stackctl", "plan", "--format", ""]),
-        ["human", "json"]
+        ["human", "json", "markdown"]
     );
     assert_eq!(
         bash_complete(&path, &["stackctl", "completions", "fi"]),

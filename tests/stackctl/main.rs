@@ -27,6 +27,7 @@ mod oracle_accepts;
 mod oracle_edges;
 mod oracle_overrides;
 mod plan_cli;
+mod plan_markdown;
 mod plan_scale;
 mod preflight;
 mod secrets_output;
