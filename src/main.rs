@@ -22,6 +22,7 @@ fn main() {
         Command::History(args) => commands::cluster::history(args),
         Command::Watch(args) => commands::watch::run(args),
         Command::Healthcheck { url } => commands::healthcheck::run(url),
+        Command::Config(args) => commands::config::run(args),
         Command::Completions { shell } => commands::completions::run(*shell),
         Command::Man { dir } => commands::man::run(dir.as_deref()),
     };

@@ -50,6 +50,8 @@ pub enum Command {
         #[arg(default_value = "http://127.0.0.1:9090/healthz")]
         url: String,
     },
+    /// Print the merged, interpolated stack files as one YAML file (like `docker stack config`).
+    Config(ConfigArgs),
     /// Print the script that makes a shell complete stackctl (`source <(stackctl completions bash)`).
     Completions {
         #[arg(value_enum)]
@@ -61,6 +63,19 @@ pub enum Command {
         #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
         dir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+    /// Print `${VAR}` references and `$$` as written instead of interpolating.
+    #[arg(long)]
+    pub skip_interpolation: bool,
+    /// Print values whose names look secret (`PASSWORD`, `TOKEN`, `API_KEY`, ...) instead of
+    /// masking them: needed to deploy the output.
+    #[arg(long)]
+    pub show_sensitive: bool,
 }
 
 #[derive(Debug, Args)]

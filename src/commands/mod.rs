@@ -3,6 +3,7 @@
 pub mod apply;
 pub mod cluster;
 pub mod completions;
+pub mod config;
 pub mod healthcheck;
 pub mod man;
 pub mod output;

@@ -198,7 +198,15 @@ fn man_page_renders_with_man_and_names_every_command() {
             "{expected} missing:\n{rendered}"
         );
     }
-    for command in ["validate", "plan", "apply", "completions", "man", "watch"] {
+    for command in [
+        "validate",
+        "plan",
+        "apply",
+        "config",
+        "completions",
+        "man",
+        "watch",
+    ] {
         assert!(
             rendered.contains(&format!("stackctl-{command}(1)")),
             "{command} missing:\n{rendered}"
@@ -226,7 +234,7 @@ fn man_dir_writes_one_page_per_command() {
         .collect();
     pages.sort();
     assert!(pages.contains(&"stackctl.1".to_owned()), "{pages:?}");
-    assert!(pages.contains(&"stackctl-man.1".to_owned()), "{pages:?}");
+    assert!(pages.contains(&"stackctl-config.1".to_owned()), "{pages:?}");
     assert!(!pages.iter().any(|p| p.contains("help")), "{pages:?}");
 }
 

@@ -31,6 +31,7 @@ mod plan_markdown;
 mod plan_scale;
 mod preflight;
 mod secrets_output;
+mod stack_config;
 mod swarm;
 mod util;
 mod version;
