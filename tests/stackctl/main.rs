@@ -12,6 +12,7 @@ mod apply_plan_file;
 mod apply_progress;
 mod apply_rollout;
 mod apply_stack_commands;
+mod ci_examples;
 mod color;
 mod completions;
 mod converge;
