@@ -1,20 +1,30 @@
 //! Entry point: parse arguments, run the command, exit with its code.
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
+use stackctl::cli::{Cli, Command};
+use stackctl::commands;
 
 fn main() {
-    let cli = stackctl::cli::Cli::parse();
+    // A shell asking for completions (`COMPLETE=bash stackctl -- ...`) is answered and exits here.
+    clap_complete::CompleteEnv::with_factory(Cli::command)
+        .var(commands::completions::COMPLETE_VAR)
+        .complete();
+    let cli = Cli::parse();
+    stackctl::cli::set_color(cli.color);
     let code = match &cli.command {
-        stackctl::cli::Command::Validate(args) => stackctl::commands::validate::run(args),
-        stackctl::cli::Command::Render(args) => stackctl::commands::render::run(args),
-        stackctl::cli::Command::Plan(args) => stackctl::commands::plan::run(args),
-        stackctl::cli::Command::Apply(args) => stackctl::commands::apply::run(args),
-        stackctl::cli::Command::Status(args) => stackctl::commands::cluster::status(args),
-        stackctl::cli::Command::Rollback(args) => stackctl::commands::cluster::rollback(args),
-        stackctl::cli::Command::Rm(args) => stackctl::commands::cluster::rm(args),
-        stackctl::cli::Command::History(args) => stackctl::commands::cluster::history(args),
-        stackctl::cli::Command::Watch(args) => stackctl::commands::watch::run(args),
-        stackctl::cli::Command::Healthcheck { url } => stackctl::commands::healthcheck::run(url),
+        Command::Validate(args) => commands::validate::run(args),
+        Command::Render(args) => commands::render::run(args),
+        Command::Plan(args) => commands::plan::run(args),
+        Command::Apply(args) => commands::apply::run(args),
+        Command::Status(args) => commands::cluster::status(args),
+        Command::Rollback(args) => commands::cluster::rollback(args),
+        Command::Rm(args) => commands::cluster::rm(args),
+        Command::History(args) => commands::cluster::history(args),
+        Command::Watch(args) => commands::watch::run(args),
+        Command::Healthcheck { url } => commands::healthcheck::run(url),
+        Command::Config(args) => commands::config::run(args),
+        Command::Completions { shell } => commands::completions::run(*shell),
+        Command::Man { dir } => commands::man::run(dir.as_deref()),
     };
     std::process::exit(code);
 }

@@ -11,44 +11,8 @@ use super::{
 use crate::engine::registry_auth::credentials_for;
 use crate::engine::spec::service_spec_from_json;
 use crate::engine::{Engine, EngineError};
+use crate::plan::waves::waves;
 use crate::plan::{Action, ObjectIds, Plan, ServicePlan};
-
-/// Group the services to write into waves: each wave only depends on earlier ones.
-fn waves(plan: &Plan) -> Vec<Vec<&ServicePlan>> {
-    let changing: BTreeMap<&str, &ServicePlan> = plan
-        .services
-        .iter()
-        .filter(|s| matches!(s.action, Action::Create | Action::Update))
-        .map(|s| (s.name.as_str(), s))
-        .collect();
-    let mut placed: BTreeSet<&str> = BTreeSet::new();
-    let mut waves = Vec::new();
-    while placed.len() < changing.len() {
-        let ready: Vec<&ServicePlan> = changing
-            .values()
-            .filter(|s| !placed.contains(s.name.as_str()))
-            .filter(|s| {
-                s.depends_on
-                    .iter()
-                    .all(|d| !changing.contains_key(d.as_str()) || placed.contains(d.as_str()))
-            })
-            .copied()
-            .collect();
-        // A dependency cycle: roll the rest out together rather than never.
-        let wave = if ready.is_empty() {
-            changing
-                .values()
-                .filter(|s| !placed.contains(s.name.as_str()))
-                .copied()
-                .collect()
-        } else {
-            ready
-        };
-        placed.extend(wave.iter().map(|s| s.name.as_str()));
-        waves.push(wave);
-    }
-    waves
-}
 
 /// Write and watch the plan's services; each write that succeeds goes into `written`.
 pub(super) async fn roll_out<E: Engine>(

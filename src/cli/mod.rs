@@ -1,5 +1,6 @@
 //! Command-line arguments (clap) turned once into validated settings for the commands.
 
+pub mod complete;
 pub mod watch;
 
 use std::path::PathBuf;
@@ -11,12 +12,16 @@ use crate::load::LoadOptions;
 #[derive(Debug, Parser)]
 #[command(
     name = "stackctl",
-    version,
+    // The package version and the git commit it was built from (see build.rs).
+    version = env!("STACKCTL_VERSION"),
     about = "Declarative, GitOps-style deployer for Docker Swarm stacks"
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Colour the output: on a terminal unless `NO_COLOR` is set (auto), always, or never.
+    #[arg(long, value_enum, global = true, default_value_t = ColorWhen::Auto)]
+    pub color: ColorWhen,
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,11 +50,38 @@ pub enum Command {
         #[arg(default_value = "http://127.0.0.1:9090/healthz")]
         url: String,
     },
+    /// Print the merged, interpolated stack files as one YAML file (like `docker stack config`).
+    Config(ConfigArgs),
+    /// Print the script that makes a shell complete stackctl (`source <(stackctl completions bash)`).
+    Completions {
+        #[arg(value_enum)]
+        shell: complete::Shell,
+    },
+    /// Print stackctl's man page (roff), or write one page per command into a folder.
+    Man {
+        /// Write `stackctl.1` and `stackctl-<command>.1` into this folder instead.
+        #[arg(long, value_name = "DIR", value_hint = clap::ValueHint::DirPath)]
+        dir: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    #[command(flatten)]
+    pub files: FileArgs,
+    /// Print `${VAR}` references and `$$` as written instead of interpolating.
+    #[arg(long)]
+    pub skip_interpolation: bool,
+    /// Print values whose names look secret (`PASSWORD`, `TOKEN`, `API_KEY`, ...) instead of
+    /// masking them: needed to deploy the output.
+    #[arg(long)]
+    pub show_sensitive: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct StackCommandArgs {
     /// The stack's name.
+    #[arg(add = complete::stack_names())]
     pub stack: String,
     #[command(flatten)]
     pub engine: EngineArgs,
@@ -58,6 +90,7 @@ pub struct StackCommandArgs {
 #[derive(Debug, Args)]
 pub struct RmArgs {
     /// The stack's name.
+    #[arg(add = complete::stack_names())]
     pub stack: String,
     /// Also remove the stack's volumes on this node (data is lost; other nodes keep theirs).
     #[arg(long)]
@@ -69,6 +102,7 @@ pub struct RmArgs {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// The stack's name.
+    #[arg(add = complete::stack_names())]
     pub stack: String,
     /// Services to roll back, by key or full name (default: every service with a previous spec).
     pub services: Vec<String>,
@@ -127,6 +161,15 @@ pub enum Format {
     Json,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Human,
+    Json,
+    /// Summary, table, collapsible field diffs, rollout waves as a Mermaid diagram; values the
+    /// sensitive rule hides stay hidden even with `--show-sensitive`.
+    Markdown,
+}
+
 #[derive(Debug, Args)]
 pub struct ValidateArgs {
     #[command(flatten)]
@@ -173,9 +216,9 @@ pub struct PlanArgs {
     pub stack: StackArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    /// Output format; markdown is for a pull-request comment or a CI job summary.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Human)]
+    pub format: PlanFormat,
     /// Exit 0 when nothing would change, 2 when something would, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
@@ -274,8 +317,41 @@ fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
         .map_err(|_| format!("{text}: must not be negative"))
 }
 
-/// Whether to colour output: a terminal, and `NO_COLOR` unset.
+/// `--color`: when output is coloured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ColorWhen {
+    /// On a terminal, unless `NO_COLOR` is set to something.
+    #[default]
+    Auto,
+    /// Always, even into a pipe or with `NO_COLOR` (a flag outranks the environment).
+    Always,
+    Never,
+}
+
+/// The process's `--color`: one choice for every writer, set once by [`set_color`] before the
+/// command runs (so the many places that print need not carry the flag).
+static COLOR: std::sync::OnceLock<ColorWhen> = std::sync::OnceLock::new();
+
+/// Record `--color` for [`use_color`]; with `always` or `never`, also for miette's reports
+/// (their own detection already honours `NO_COLOR` under `auto`).
+pub fn set_color(when: ColorWhen) {
+    if COLOR.set(when).is_err() || when == ColorWhen::Auto {
+        return;
+    }
+    let color = when == ColorWhen::Always;
+    let _ = miette::set_hook(Box::new(move |_| {
+        Box::new(miette::MietteHandlerOpts::new().color(color).build())
+    }));
+}
+
+/// Whether to colour a stream: per `--color`; under `auto`, a terminal and `NO_COLOR` unset.
 #[must_use]
 pub fn use_color(stream_is_terminal: bool) -> bool {
-    stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    match COLOR.get().copied().unwrap_or_default() {
+        ColorWhen::Always => true,
+        ColorWhen::Never => false,
+        ColorWhen::Auto => {
+            stream_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
 }

@@ -2,7 +2,10 @@
 
 pub mod apply;
 pub mod cluster;
+pub mod completions;
+pub mod config;
 pub mod healthcheck;
+pub mod man;
 pub mod output;
 pub mod plan;
 pub mod prepare;

@@ -4,7 +4,8 @@ use std::io::IsTerminal;
 
 use super::output::emit;
 use super::{exit, prepare};
-use crate::cli::{Format, PlanArgs, use_color};
+use crate::cli::{PlanArgs, PlanFormat, use_color};
+use crate::plan::markdown::render_markdown;
 use crate::plan::render::{RenderOptions, render_text};
 
 /// `--detailed-exitcode`: changes present.
@@ -41,11 +42,20 @@ pub fn run(args: &PlanArgs) -> i32 {
         );
     }
     match args.format {
-        Format::Json => {
+        PlanFormat::Markdown => {
+            if args.show_sensitive {
+                eprintln!(
+                    "warning: --show-sensitive does not apply to --format markdown: it is \
+                     posted where many can read it"
+                );
+            }
+            emit(&render_markdown(&plan));
+        }
+        PlanFormat::Json => {
             let json = serde_json::to_string_pretty(&plan).expect("plan serialises");
             emit(&format!("{json}\n"));
         }
-        Format::Human => {
+        PlanFormat::Human => {
             let color = use_color(std::io::stdout().is_terminal());
             emit(&render_text(
                 &plan,

@@ -42,6 +42,8 @@ pub struct LoadOptions {
     /// Relative `files` and `env_file` are inside this directory rather than the current one;
     /// diagnostics still name them as given (the watcher's files inside a source).
     pub base_dir: Option<PathBuf>,
+    /// Leave `${VAR}` and `$$` as written (`stackctl config --skip-interpolation`).
+    pub skip_interpolation: bool,
 }
 
 impl LoadOptions {
@@ -91,6 +93,7 @@ pub fn load(options: &LoadOptions) -> Result<Loaded, LoadFailure> {
         diags: Diagnostics::default(),
         raw: Vec::new(),
         reads: BTreeSet::new(),
+        interpolate: !options.skip_interpolation,
     };
     let stack = loader.run(options);
     let Loader {
@@ -121,6 +124,7 @@ struct Loader {
     /// Each file's tree before interpolation, for the ignored-keys warning.
     raw: Vec<Node>,
     reads: BTreeSet<PathBuf>,
+    interpolate: bool,
 }
 
 impl Loader {
@@ -170,8 +174,11 @@ impl Loader {
         let mut stack = merged?;
         apply_profiles(&mut stack, &options.profiles);
         options_check::warn_ignored_keys(&self.raw, &mut self.diags);
-        references::check(&stack, &mut self.diags);
-        swarm_limits::check(&stack, &self.raw, &mut self.diags);
+        // Uninterpolated values (`image: app:${TAG}`) cannot be held to deploy-time rules.
+        if self.interpolate {
+            references::check(&stack, &mut self.diags);
+            swarm_limits::check(&stack, &self.raw, &mut self.diags);
+        }
         Some(stack)
     }
 
@@ -254,7 +261,9 @@ impl Loader {
         }
         options_check::check_forbidden(&root, &mut self.diags);
         self.raw.push(root.clone());
-        substitute::substitute(&mut root, lookup, &self.sources, &mut self.diags);
+        if self.interpolate {
+            substitute::substitute(&mut root, lookup, &self.sources, &mut self.diags);
+        }
         let mut decoder = Decoder {
             diags: &mut self.diags,
             version: (3, 13),

@@ -3,10 +3,12 @@
 //! `apply` executes the very same value.
 
 mod build;
+pub mod markdown;
 mod ownership;
 pub mod render;
 pub mod saved;
 pub mod versions;
+pub mod waves;
 
 use serde::Serialize;
 use serde_json::Value;

@@ -40,7 +40,7 @@ impl Painter {
     }
 }
 
-fn verb(action: Action) -> &'static str {
+pub(super) fn verb(action: Action) -> &'static str {
     match action {
         Action::Create => "create",
         Action::Update => "update",
@@ -210,7 +210,7 @@ fn render_service(
 }
 
 /// One line about a service being created: image, mode, published ports.
-fn describe_new_service(spec: &Value) -> String {
+pub(super) fn describe_new_service(spec: &Value) -> String {
     let image = spec
         .pointer("/TaskTemplate/ContainerSpec/Image")
         .and_then(Value::as_str)
@@ -358,7 +358,7 @@ pub fn change_lines(plan: &Plan) -> Vec<String> {
 }
 
 /// A changed value as text, with what the sensitive rule hides masked.
-fn shown(path: &str, value: &Value) -> String {
+pub(super) fn shown(path: &str, value: &Value) -> String {
     if is_sensitive_path(path) {
         MASK.to_owned()
     } else {

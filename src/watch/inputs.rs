@@ -92,6 +92,7 @@ pub fn read(stack: &StackName, files: &StackFiles<'_>) -> Inputs {
         profiles: files.profiles.to_vec(),
         environment: std::env::vars().collect(),
         base_dir: Some(files.root.to_path_buf()),
+        ..LoadOptions::default()
     };
     match load(&options) {
         Ok(loaded) => {

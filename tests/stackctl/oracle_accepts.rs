@@ -8,7 +8,7 @@ use super::swarm::{DockerStack, unique_stack};
 use super::util::{Test, stderr};
 
 /// `(name, stack file)`. None publishes a port docker would have to allocate twice.
-const CASES: &[(&str, &str)] = &[
+pub(crate) const CASES: &[(&str, &str)] = &[
     (
         "replicas_str",
         "services:\n  a:\n    image: stackctl-test/app:1\n    deploy:\n      replicas: \"3\"\n",

@@ -7,7 +7,7 @@ use super::swarm::unique_stack;
 use super::util::{Test, check_all};
 
 /// `(what, stack file)`. Published ports are in 19100-19199, unique across cases.
-const CASES: &[(&str, &str)] = &[
+pub(crate) const CASES: &[(&str, &str)] = &[
     (
         "string command and entrypoint are split like a shell",
         r#"services:

@@ -6,7 +6,7 @@ use super::swarm::unique_stack;
 use super::util::{Test, check_all};
 
 /// `(what, first file, second file)`. Published ports are in 19160-19169.
-const CASES: &[(&str, &str, &str)] = &[
+pub(crate) const CASES: &[(&str, &str, &str)] = &[
     (
         "env_merge",
         "services:\n  a:\n    image: stackctl-test/app:1\n    environment:\n      A: \"1\"\n      B: \"2\"\n",
