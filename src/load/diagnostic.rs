@@ -3,9 +3,13 @@
 
 use std::fmt;
 
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceCode};
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
+    SourceCode, SourceSpan, SpanContents,
+};
 use serde::Serialize;
 
+use super::excerpt::Excerpt;
 use super::node::Span;
 use super::source::Sources;
 
@@ -138,11 +142,44 @@ impl Diagnostics {
     }
 }
 
-/// A diagnostic joined with the file it points into, as miette wants it.
+/// A diagnostic joined with the excerpt of the file it points into, as miette wants it.
 struct Report<'a> {
     diag: &'a Diagnostic,
-    source: Option<NamedSource<String>>,
-    offset: usize,
+    source: Option<Quoted>,
+}
+
+/// The excerpt miette lays out, named and numbered as the whole file: miette reads the
+/// excerpt's text, and the file's line and column numbers are put back on what it reads.
+struct Quoted {
+    name: String,
+    excerpt: Excerpt,
+}
+
+impl SourceCode for Quoted {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        context_lines_before: usize,
+        context_lines_after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let text = self.excerpt.text.as_str();
+        let inner = text.read_span(span, context_lines_before, context_lines_after)?;
+        // miette asks for the span alone to print `file:line:col` (in characters, like JSON).
+        let is_span_start = context_lines_before == 0 && span.offset() == self.excerpt.span.start;
+        let column = if is_span_start {
+            self.excerpt.column
+        } else {
+            inner.column()
+        };
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            inner.line() + self.excerpt.first_line,
+            column,
+            inner.line_count(),
+        )))
+    }
 }
 
 impl fmt::Debug for Report<'_> {
@@ -179,24 +216,22 @@ impl miette::Diagnostic for Report<'_> {
         self.source.as_ref().map(|s| s as &dyn SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
-        let span = self.diag.span?;
-        let label = LabeledSpan::new(self.diag.label.clone(), self.offset, span.len.max(1));
+        let span = &self.source.as_ref()?.excerpt.span;
+        let len = (span.end - span.start).max(1);
+        let label = LabeledSpan::new(self.diag.label.clone(), span.start, len);
         Some(Box::new(std::iter::once(label)))
     }
 }
 
-/// Render one diagnostic the way a terminal user sees it: `file:line:col`, the source line,
-/// an underline, the help. `color` picks ANSI styling.
+/// Render one diagnostic the way a terminal user sees it: `file:line:col`, the source lines
+/// around it (long lines cut to a window around the span), an underline, the help. `color`
+/// picks ANSI styling.
 #[must_use]
 pub fn render(diag: &Diagnostic, sources: &Sources, color: bool) -> String {
-    let (source, offset) = match diag.span {
-        Some(span) => {
-            let file = sources.get(span.file);
-            let source = NamedSource::new(file.name.clone(), file.text.to_string());
-            (Some(source), span.offset)
-        }
-        None => (None, 0),
-    };
+    let source = diag.span.map(|span| Quoted {
+        name: sources.get(span.file).name.clone(),
+        excerpt: sources.excerpt(span),
+    });
     let theme = if color {
         GraphicalTheme::unicode()
     } else {
@@ -204,15 +239,25 @@ pub fn render(diag: &Diagnostic, sources: &Sources, color: bool) -> String {
     };
     let handler = GraphicalReportHandler::new_themed(theme).with_width(100);
     let mut out = String::new();
-    let report = Report {
-        diag,
-        source,
-        offset,
-    };
-    handler
-        .render_report(&mut out, &report)
-        .expect("rendering into a String cannot fail");
+    let report = Report { diag, source };
+    if handler.render_report(&mut out, &report).is_err() {
+        // miette refuses a span it cannot place; the finding itself must still be shown.
+        out = render_plain(diag, sources);
+    }
     out
+}
+
+/// `file:line:col: message` and the help, without an excerpt.
+fn render_plain(diag: &Diagnostic, sources: &Sources) -> String {
+    let place = diag.span.map_or_else(String::new, |span| {
+        let (line, column) = sources.line_col(span);
+        format!("{}:{line}:{column}: ", sources.get(span.file).name)
+    });
+    let help = diag
+        .help
+        .as_ref()
+        .map_or_else(String::new, |h| format!("  help: {h}\n"));
+    format!("{}: {place}{}\n{help}", diag.code, diag.message)
 }
 
 /// The JSON form of a diagnostic (`stackctl validate --format json`).

@@ -6,6 +6,7 @@ pub mod diagnostic;
 pub mod dotenv;
 pub mod env_file;
 pub mod environment;
+pub mod excerpt;
 pub mod interpolate;
 pub mod merge;
 pub mod node;

@@ -17,6 +17,7 @@ mod engine;
 mod examples;
 mod fuzz;
 mod git_server;
+mod hostile_input;
 mod invalid_files;
 mod loading;
 mod oracle;
