@@ -2,6 +2,7 @@
 //! FILE`: the saved plan is applied only if the cluster has not moved since it was computed.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,6 +30,13 @@ pub fn save(plan: &Plan) -> String {
         plan: serde_json::to_value(plan).expect("plans serialise"),
     };
     serde_json::to_string_pretty(&saved).expect("plans serialise")
+}
+
+/// Read and check a saved plan file (once, bounded like every input).
+pub fn read(path: &Path) -> Result<SavedPlan, String> {
+    let text = crate::load::read::read_text(path)
+        .map_err(|e| format!("cannot read plan file {}: {e}", path.display()))?;
+    load(&text)
 }
 
 pub fn load(text: &str) -> Result<SavedPlan, String> {

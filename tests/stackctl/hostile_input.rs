@@ -1,9 +1,12 @@
 //! Inputs built to break the loader (very long lines, FIFOs, devices, include cycles, huge
 //! lists): each ends in exit 0 or 1 with a message, in bounded time and output.
 
-use std::fmt::Write;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 
-use super::util::{Test, stderr};
+use super::util::{Test, stderr, stdout};
 
 /// A stack file as one line of JSON, `services` entries long, whose last service has
 /// `replicas: "abc"` (the error near the end).
@@ -46,4 +49,211 @@ fn an_error_at_the_end_of_a_90_kb_line_is_quoted_in_a_short_excerpt() {
         "the excerpt is bounded: {} bytes",
         err.len()
     );
+}
+
+const STACK: &str = "services:\n  web:\n    image: nginx\n";
+
+/// Run the binary under `timeout` (a hang is exit 124, not a stuck test) with `stdin` piped in.
+fn run_with_stdin(test: &Test, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new("timeout")
+        .arg("20")
+        .arg(env!("CARGO_BIN_EXE_stackctl"))
+        .args(args)
+        .current_dir(test.path())
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn mkfifo(path: &Path) {
+    let status = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(status.success());
+}
+
+#[test]
+fn dash_reads_the_stack_file_from_standard_input() {
+    let test = Test::new();
+    let out = run_with_stdin(&test, &["validate", "-"], STACK.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "<stdin>: valid, 1 service(s): web\n");
+    let out = run_with_stdin(&test, &["validate", "-c", "-"], b"services:\n  web: {}\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("[<stdin>:2:3]"),
+        "diagnostics name standard input: {}",
+        stderr(&out)
+    );
+}
+
+/// Regression: the file was read twice (once for `include:`), so a pipe looked empty.
+#[test]
+fn a_pipe_named_as_a_file_is_read_once() {
+    let test = Test::new();
+    let out = run_with_stdin(&test, &["validate", "/dev/stdin"], STACK.as_bytes());
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "/dev/stdin: valid, 1 service(s): web\n");
+}
+
+#[test]
+fn standard_input_gives_no_stack_name_and_is_read_once() {
+    let test = Test::new();
+    let out = run_with_stdin(&test, &["render", "-"], STACK.as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("error: the stack file is read from standard input, so it gives no stack name: pass --stack NAME"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_with_stdin(
+        &test,
+        &["render", "--stack", "piped", "-"],
+        STACK.as_bytes(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("\"piped_web\""));
+    let out = run_with_stdin(&test, &["validate", "-", "-"], STACK.as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("standard input (`-`) is named more than once"));
+}
+
+#[test]
+fn a_fifo_without_a_writer_is_refused_not_waited_on() {
+    let test = Test::new();
+    mkfifo(&test.path().join("s.yml"));
+    let out = run_with_stdin(&test, &["validate", "s.yml"], b"");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("cannot read stack file s.yml: a FIFO with no writer and nothing in it"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_fifo_with_a_writer_is_read() {
+    let test = Test::new();
+    let fifo = test.path().join("s.yml");
+    mkfifo(&fifo);
+    // The writer blocks in open() until stackctl opens the other end.
+    let writer = std::thread::spawn(move || std::fs::write(fifo, STACK).unwrap());
+    let out = run_with_stdin(&test, &["validate", "s.yml"], b"");
+    writer.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn a_device_is_read_only_up_to_the_size_bound() {
+    let test = Test::new().file(
+        "s.yml",
+        "services:\n  web:\n    image: nginx\n    env_file: /dev/zero\n",
+    );
+    let out = run_with_stdin(&test, &["validate", "/dev/zero"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .contains("cannot read stack file /dev/zero: larger than the 16 MiB stackctl reads"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_with_stdin(&test, &["validate", "s.yml"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("cannot read env_file /dev/zero: larger than the 16 MiB"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_secret_file_that_is_a_device_is_refused() {
+    let test = Test::new().file(
+        "s.yml",
+        "services:\n  web:\n    image: nginx\n    secrets: [s]\nsecrets:\n  s:\n    file: /dev/zero\n",
+    );
+    let out = run_with_stdin(&test, &["render", "s.yml"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("error: cannot read /dev/zero: larger than the 16 MiB"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn an_unreadable_dot_env_is_an_error_that_names_it() {
+    let test = Test::new().file("s.yml", STACK);
+    mkfifo(&test.path().join(".env"));
+    let out = run_with_stdin(&test, &["validate", "s.yml"], b"");
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let env = test.path().join(".env");
+    let want = format!(
+        "cannot read variables file {}: a FIFO with no writer",
+        env.display()
+    );
+    assert!(stderr(&out).contains(&want), "{}", stderr(&out));
+
+    let test = Test::new().file("s.yml", STACK);
+    std::fs::write(test.path().join(".env"), b"A=\xff\n").unwrap();
+    let out = run_with_stdin(&test, &["validate", "s.yml"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("/.env: not UTF-8 text"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn a_file_that_includes_itself_is_an_error_naming_the_cycle() {
+    let test = Test::new().file("s.yml", &format!("include:\n  - s.yml\n{STACK}"));
+    let out = run_with_stdin(&test, &["validate", "s.yml"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("include cycle: s.yml → s.yml"), "{err}");
+    assert!(err.contains("[s.yml:2:5]"), "{err}");
+}
+
+/// Regression: a cycle was merged up to 11 times, repeating every list in the spec.
+#[test]
+fn an_include_cycle_through_other_files_is_an_error_naming_it() {
+    let test = Test::new()
+        .file("a.yml", &format!("include:\n  - sub/b.yml\n{STACK}"))
+        .file(
+            "sub/b.yml",
+            "include:\n  - ../a.yml\nservices:\n  db:\n    image: redis\n",
+        );
+    let out = run_with_stdin(&test, &["validate", "a.yml"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.contains("include cycle: a.yml → sub/b.yml → sub/../a.yml"),
+        "{err}"
+    );
+    assert!(err.contains("[sub/b.yml:2:5]"), "{err}");
+}
+
+#[test]
+fn a_file_included_twice_without_a_cycle_is_loaded_once() {
+    let test = Test::new()
+        .file(
+            "s.yml",
+            "include:\n  - a.yml\n  - b.yml\nservices:\n  web:\n    image: nginx\n",
+        )
+        .file("a.yml", "include:\n  - common.yml\n")
+        .file("b.yml", "include:\n  - ./common.yml\n")
+        .file(
+            "common.yml",
+            "services:\n  db:\n    image: redis\n    dns: [1.1.1.1]\n",
+        );
+    let out = run_with_stdin(&test, &["render", "--stack", "diamond", "s.yml"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rendered: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dns = &rendered["services"]["diamond_db"]["TaskTemplate"]["ContainerSpec"]["DNSConfig"];
+    assert_eq!(dns["Nameservers"], serde_json::json!(["1.1.1.1"]));
 }
