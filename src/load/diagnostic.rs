@@ -1,6 +1,7 @@
 //! Loader findings (errors and warnings) with their place in a stack file, rendered with miette
 //! for people and as JSON for machines.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use miette::{
@@ -10,7 +11,7 @@ use miette::{
 use serde::Serialize;
 
 use super::excerpt::Excerpt;
-use super::node::Span;
+use super::node::{FileId, Span};
 use super::source::Sources;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -112,18 +113,10 @@ impl Diagnostics {
     /// that already has an earlier error is a consequence of it (a failed `${VAR}` leaves an
     /// invalid value behind) and is dropped.
     pub fn sort(&mut self) {
-        let mut taken: Vec<Span> = Vec::new();
-        self.0.retain(|d| {
-            let Some(span) = d.span.filter(|_| d.is_error()) else {
-                return true;
-            };
-            let overlaps = taken.iter().any(|t| {
-                t.file == span.file
-                    && t.offset < span.offset + span.len.max(1)
-                    && span.offset < t.offset + t.len.max(1)
-            });
-            taken.push(span);
-            !overlaps
+        let mut taken = Taken::default();
+        self.0.retain(|d| match d.span.filter(|_| d.is_error()) {
+            Some(span) => taken.take(span),
+            None => true,
         });
         self.0.sort_by_key(|d| {
             d.span
@@ -139,6 +132,34 @@ impl Diagnostics {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+}
+
+/// The places errors were reported, as disjoint byte ranges per file (an empty span counts as
+/// one byte): a span overlaps an earlier one exactly when it overlaps their union, so each
+/// check is a lookup rather than a scan of every earlier error.
+#[derive(Default)]
+struct Taken(BTreeMap<(FileId, usize), usize>);
+
+impl Taken {
+    /// Record `span`; true when it overlaps no span recorded before.
+    fn take(&mut self, span: Span) -> bool {
+        let (mut start, mut end) = (span.offset, span.offset.saturating_add(span.len.max(1)));
+        let file = span.file;
+        let mut free = true;
+        // Ranges starting before `end` that reach past `start`, latest first; being disjoint,
+        // the ones that do are the last few.
+        while let Some((&(f, s), &e)) = self.0.range((file, 0)..(file, end)).next_back() {
+            if f != file || e < start {
+                break;
+            }
+            free &= e <= start;
+            self.0.remove(&(f, s));
+            start = start.min(s);
+            end = end.max(e);
+        }
+        self.0.insert((file, start), end);
+        free
     }
 }
 
@@ -287,5 +308,46 @@ pub fn to_json<'a>(diag: &'a Diagnostic, sources: &'a Sources) -> JsonDiagnostic
         column: place.map(|p| p.1.1),
         label: diag.label.as_deref(),
         help: diag.help.as_deref(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_overlapping_an_earlier_one_is_dropped_as_its_consequence() {
+        let at = |file, offset, len| {
+            Diagnostic::error("t", format!("{file}:{offset}+{len}"))
+                .at(Span::new(FileId(file), offset, len), "")
+        };
+        let mut diags = Diagnostics::default();
+        for d in [
+            at(0, 10, 5), // kept
+            at(0, 12, 1), // inside the first: dropped
+            at(0, 15, 3), // adjacent: kept
+            at(0, 5, 20), // covers both: dropped
+            at(1, 12, 1), // another file: kept
+            at(0, 30, 0), // empty span, one byte: kept
+            at(0, 30, 0), // same place: dropped
+            at(0, 2, 4),  // left of everything, overlapping the dropped 5..25: dropped
+            at(0, 0, 2),  // kept
+        ] {
+            diags.push(d);
+        }
+        diags.push(Diagnostic::warning("w", "0:12 warning").at(Span::new(FileId(0), 12, 1), ""));
+        diags.sort();
+        let kept: Vec<&str> = diags.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            kept,
+            [
+                "0:0+2",
+                "0:10+5",
+                "0:12 warning",
+                "0:15+3",
+                "0:30+0",
+                "1:12+1"
+            ]
+        );
     }
 }

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
-use super::util::{Test, stderr, stdout};
+use super::util::{Test, check_all, stderr, stdout};
 
 /// A stack file as one line of JSON, `services` entries long, whose last service has
 /// `replicas: "abc"` (the error near the end).
@@ -256,4 +256,157 @@ fn a_file_included_twice_without_a_cycle_is_loaded_once() {
     let rendered: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let dns = &rendered["services"]["diamond_db"]["TaskTemplate"]["ContainerSpec"]["DNSConfig"];
     assert_eq!(dns["Nameservers"], serde_json::json!(["1.1.1.1"]));
+}
+
+/// Regression: names with dots (`my.web`) hid keys from the version gates, and
+/// tripped a debug assertion. Each row: a file, and the gate it must hit.
+const GATED_UNDER_ODD_NAMES: &[(&str, &str)] = &[
+    (
+        "version: \"3.0\"\nservices:\n  my.web:\n    image: a\n    init: true\n",
+        "`init` needs compose file version 3.7 or later; this file says 3.0",
+    ),
+    (
+        "version: \"3.3\"\nservices:\n  api.v1:\n    image: a\n    deploy:\n      update_config:\n        order: start-first\n",
+        "`order` needs compose file version 3.4 or later; this file says 3.3",
+    ),
+    (
+        "version: \"3.1\"\nservices:\n  web:\n    image: a\n    networks: [front.net]\nnetworks:\n  front.net:\n    attachable: true\n",
+        "`attachable` needs compose file version 3.2 or later; this file says 3.1",
+    ),
+    (
+        "version: \"3.12\"\nservices:\n  a.b:\n    image: a\n    networks:\n      front.net:\n        driver_opts: {x: y}\nnetworks:\n  front.net: {}\n",
+        "`driver_opts` needs compose file version 3.13 or later; this file says 3.12",
+    ),
+    (
+        "version: \"3.3\"\nservices:\n  web:\n    image: a\n    volumes: [\"data.v1:/d\"]\nvolumes:\n  data.v1:\n    name: data\n",
+        "`name` needs compose file version 3.4 or later; this file says 3.3",
+    ),
+    (
+        "version: \"3.4\"\nservices:\n  web:\n    image: a\n    secrets: [s.t]\nsecrets:\n  s.t:\n    name: s\n    file: ./s\n",
+        "`name` needs compose file version 3.5 or later; this file says 3.4",
+    ),
+    (
+        "version: \"3.5\"\nservices:\n  web:\n    image: a\n    volumes:\n      - type: tmpfs\n        target: /t\n        tmpfs:\n          size: 10\n",
+        "`size` needs compose file version 3.6 or later; this file says 3.5",
+    ),
+];
+
+#[test]
+fn keys_newer_than_the_file_version_are_refused_whatever_the_names() {
+    for (yaml, want) in GATED_UNDER_ODD_NAMES {
+        let test = Test::new().file("s.yml", yaml).file("s", "x");
+        let out = run_with_stdin(&test, &["validate", "s.yml"], b"");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{yaml}\n{err}");
+        assert!(err.contains(want), "{yaml}\nwant {want:?}\n{err}");
+    }
+}
+
+/// One stack file per list a service can hold, `n` entries long (`{i}` is the entry's index),
+/// with the top-level entries the list refers to.
+const LISTS: &[(&str, &str, &str)] = &[
+    ("environment list", "    environment:\n", "      - K{i}=v\n"),
+    ("environment map", "    environment:\n", "      K{i}: v\n"),
+    ("labels", "    labels:\n", "      - l{i}=v\n"),
+    (
+        "deploy labels",
+        "    deploy:\n      labels:\n",
+        "        l{i}: v\n",
+    ),
+    ("ports", "    ports:\n", "      - \"{i}:80\"\n"),
+    (
+        "extra_hosts",
+        "    extra_hosts:\n",
+        "      - \"h{i}:10.0.0.1\"\n",
+    ),
+    ("volumes", "    volumes:\n", "      - v{i}:/d{i}\n"),
+    ("dns", "    dns:\n", "      - 10.0.0.{i}\n"),
+    ("dns_search", "    dns_search:\n", "      - d{i}.example\n"),
+    ("cap_add", "    cap_add:\n", "      - CAP_{i}\n"),
+    ("sysctls", "    sysctls:\n", "      - net.s{i}=1\n"),
+    (
+        "constraints",
+        "    deploy:\n      placement:\n        constraints:\n",
+        "          - node.labels.l{i}==1\n",
+    ),
+    ("secrets", "    secrets:\n", "      - s{i}\n"),
+    ("networks", "    networks:\n", "      - n{i}\n"),
+    ("tmpfs", "    tmpfs:\n", "      - /t{i}\n"),
+    ("ulimits", "    ulimits:\n", "      u{i}: 1\n"),
+    (
+        "security_opt",
+        "    security_opt:\n",
+        "      - label:l{i}\n",
+    ),
+];
+
+fn list_file(header: &str, entry: &str, n: usize) -> String {
+    let mut text = format!("services:\n  web:\n    image: nginx\n{header}");
+    for i in 0..n {
+        text.push_str(&entry.replace("{i}", &i.to_string()));
+    }
+    for (top, item) in [
+        ("volumes", "  v{i}: {}\n"),
+        ("secrets", "  s{i}:\n    external: true\n"),
+        ("networks", "  n{i}:\n    external: true\n"),
+    ] {
+        if header.trim_start().starts_with(top) {
+            writeln!(text, "{top}:").unwrap();
+            for i in 0..n {
+                text.push_str(&item.replace("{i}", &i.to_string()));
+            }
+        }
+    }
+    text
+}
+
+/// CPU time this thread spent loading and converting `text` (CPU time, so other work on the
+/// machine does not count). The load may fail (65,536 ports do not fit): only time matters.
+fn load_and_convert_time(dir: &Path, text: &str) -> std::time::Duration {
+    let file = dir.join("s.yml");
+    std::fs::write(&file, text).unwrap();
+    let options = stackctl::load::LoadOptions {
+        files: vec![file],
+        ..Default::default()
+    };
+    let start = thread_cpu_time();
+    if let Ok(loaded) = stackctl::load::load(&options) {
+        let name = stackctl::model::StackName::new("scale").unwrap();
+        let files = stackctl::convert::read_object_files(&loaded.stack).unwrap();
+        let _ = stackctl::convert::convert(&loaded.stack, &name, &files);
+    }
+    thread_cpu_time().saturating_sub(start)
+}
+
+fn thread_cpu_time() -> std::time::Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the one timespec it is given.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &raw mut now) };
+    assert_eq!(status, 0);
+    std::time::Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
+}
+
+/// Regression: duplicate checks compared every entry with every earlier one (a 100,000-entry
+/// list took 13.6 s). Four times the entries must take about four times as long (n log n is
+/// 4.6 times), not sixteen.
+#[test]
+fn every_list_loads_in_time_linear_in_its_length() {
+    let (small, large) = (4_000, 16_000);
+    check_all(
+        LISTS,
+        |(name, _, _)| (*name).to_owned(),
+        |(_, header, entry)| {
+            let dir = tempfile::tempdir().unwrap();
+            let short = load_and_convert_time(dir.path(), &list_file(header, entry, small));
+            let long = load_and_convert_time(dir.path(), &list_file(header, entry, large));
+            let ratio = long.as_secs_f64() / short.as_secs_f64().max(1e-3);
+            assert!(
+                ratio < 8.0,
+                "{short:?} for {small} entries, {long:?} for {large}"
+            );
+        },
+    );
 }
