@@ -410,3 +410,48 @@ fn every_list_loads_in_time_linear_in_its_length() {
         },
     );
 }
+
+/// Each row: a file and the message it must get; none may read as a Rust debug dump.
+const LIMIT_MESSAGES: &[(&str, &str)] = &[
+    (
+        "services:\n  web:\n    image: a\n    deploy:\n      replicas: 99999999999999999999\n",
+        "services.web.deploy.replicas: 100000000000000000000 is out of range (integers go up to 9223372036854775807)",
+    ),
+    (
+        "services:\n  web:\n    image: a\n    ulimits:\n      nofile: 0x1FFFFFFFFFFFFFFFF\n",
+        "services.web.ulimits.nofile: 0x1FFFFFFFFFFFFFFFF is out of range",
+    ),
+    (
+        "services:\n  web:\n    image: a\n    secrets:\n      - source: s\n        mode: 1e12\nsecrets:\n  s:\n    external: true\n",
+        "services.web.secrets[0].mode: 1000000000000 is out of range",
+    ),
+    (
+        "services:\n  web:\n    image: a\n    labels: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
+        "the file nests more than 64 levels deep",
+    ),
+];
+
+#[test]
+fn limits_are_reported_in_words() {
+    let mut bomb = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..9 {
+        let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+        writeln!(bomb, "a{i}: &a{i} [{refs}]").unwrap();
+    }
+    bomb.push_str("services:\n  web:\n    image: a\n");
+    let bomb_row = (
+        bomb.as_str(),
+        "the file uses its YAML aliases (`*name`) too many times",
+    );
+    for (yaml, want) in LIMIT_MESSAGES.iter().chain([&bomb_row]) {
+        let test = Test::new().file("s.yml", yaml);
+        let out = run_with_stdin(&test, &["validate", "s.yml"], b"");
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{yaml}\n{err}");
+        assert!(
+            err.replace("\n  │ ", " ").contains(want),
+            "want {want:?}\n{err}"
+        );
+        assert!(!err.contains(" { "), "a debug dump: {err}");
+    }
+}
