@@ -35,16 +35,18 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, SyntaxError> {
     }
 }
 
-/// Most YAML nodes a file may hold, aliases expanded: a 100,000-entry list is a few hundred
-/// thousand; a "billion laughs" file stops here.
-pub const MAX_NODES: usize = 2_000_000;
+/// Most YAML nodes a file may hold, aliases expanded: a stack of 100,000 services, or a
+/// service with 100,000-entry lists, is a few hundred thousand.
+pub const MAX_NODES: usize = 1_000_000;
 
-/// serde-saphyr's limits, raised so the largest stack file read ([`super::read::MAX_BYTES`])
-/// fits if it holds no aliases, and kept where they only stop alias bombs.
+/// serde-saphyr's limits: room for the nodes of big stacks, and less than its default for what
+/// aliases replay (a legitimate file reuses a few small anchors), so an alias bomb stops
+/// within a second.
 fn budget() -> serde_saphyr::budget::Budget {
     let mut budget = serde_saphyr::budget::Budget::default();
     budget.max_nodes = MAX_NODES;
     budget.max_events = 2 * MAX_NODES;
+    budget.max_recorded_anchor_events = 250_000;
     budget
 }
 
@@ -103,6 +105,15 @@ fn syntax_error(file: FileId, text: &str, err: &serde_saphyr::Error) -> SyntaxEr
         .map_or(Span::new(file, 0, 0), |loc| span_of(file, text, &loc));
     if let Some(breach) = budget_breach(err) {
         let message = budget_message(breach);
+        return SyntaxError { message, span };
+    }
+    if let serde_saphyr::Error::NonFiniteFloat { value, .. } = err.without_snippet() {
+        // `1e400` overflows to infinity; `.inf` and `.nan` are infinity and NaN as written.
+        let message = if value.trim_start_matches(['+', '-']).starts_with('.') {
+            format!("`{value}` is not a finite number; the Engine API takes finite numbers only")
+        } else {
+            format!("`{value}` is out of range for a number")
+        };
         return SyntaxError { message, span };
     }
     let full = err.without_snippet().to_string();

@@ -426,6 +426,10 @@ const LIMIT_MESSAGES: &[(&str, &str)] = &[
         "services.web.secrets[0].mode: 1000000000000 is out of range",
     ),
     (
+        "services:\n  web:\n    image: a\n    deploy:\n      update_config:\n        max_failure_ratio: 1e400\n",
+        "`1e400` is out of range for a number",
+    ),
+    (
         "services:\n  web:\n    image: a\n    labels: [[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]\n",
         "the file nests more than 64 levels deep",
     ),
