@@ -8,23 +8,23 @@ use super::decode::top_level_absolute;
 use super::diagnostic::Diagnostic;
 use super::node::{self, At, FileId, Node, Span};
 use super::read::{self, STDIN};
-use super::{Loader, absolute_dir, yaml};
+use super::{LoadOptions, Loader, absolute_dir, yaml};
 
 /// How deep includes may nest; a chain this long is a generated mistake, not a stack.
 const MAX_DEPTH: usize = 64;
 
 /// How diagnostics name standard input.
-pub(super) const STDIN_NAME: &str = "<stdin>";
+const STDIN_NAME: &str = "<stdin>";
 
 /// A stack file to read, as the command line or an `include:` entry names it.
-pub(super) struct Request {
-    pub path: PathBuf,
-    pub name: String,
+struct Request {
+    path: PathBuf,
+    name: String,
     /// The directory its relative paths resolve against: the first stack file's for files
     /// given on the command line (docker's rule), its own for included files (compose-spec's).
-    pub working_dir: PathBuf,
+    working_dir: PathBuf,
     /// The including file's name and its `include:` entry.
-    pub included_at: Option<(String, Span)>,
+    included_at: Option<(String, Span)>,
 }
 
 /// A stack file read and parsed, ready to decode.
@@ -38,11 +38,46 @@ pub(super) struct FileToLoad {
 
 /// The files being expanded, outermost first: a file met again here is a cycle.
 #[derive(Default)]
-pub(super) struct Chain(Vec<(PathBuf, String)>);
+struct Chain(Vec<(PathBuf, String)>);
 
 impl Loader {
+    /// Read the files the command line names and those they include, in merge order. `None`
+    /// when standard input is named twice (the second read would find it empty).
+    pub(super) fn expand_all(
+        &mut self,
+        options: &LoadOptions,
+        working_dir: &Path,
+    ) -> Option<Vec<FileToLoad>> {
+        let is_stdin = |file: &&PathBuf| file.as_path() == Path::new(STDIN);
+        if options.files.iter().filter(is_stdin).count() > 1 {
+            let diag = Diagnostic::error(
+                "stackctl::load::read",
+                "standard input (`-`) is named more than once",
+            );
+            self.diags
+                .push(diag.with_help("standard input can be read once; name it once"));
+            return None;
+        }
+        let mut files = Vec::new();
+        for file in &options.files {
+            let (path, name) = if is_stdin(&file) {
+                (file.clone(), STDIN_NAME.to_owned())
+            } else {
+                (options.resolve(file), file.display().to_string())
+            };
+            let request = Request {
+                path,
+                name,
+                working_dir: working_dir.to_path_buf(),
+                included_at: None,
+            };
+            self.expand(request, &mut Chain::default(), &mut files);
+        }
+        Some(files)
+    }
+
     /// Read `file` and, before it, the files it includes, into `out` (each file once).
-    pub(super) fn expand(&mut self, file: Request, chain: &mut Chain, out: &mut Vec<FileToLoad>) {
+    fn expand(&mut self, file: Request, chain: &mut Chain, out: &mut Vec<FileToLoad>) {
         let is_stdin = file.included_at.is_none() && file.path == Path::new(STDIN);
         let identity = if is_stdin {
             PathBuf::from(STDIN)

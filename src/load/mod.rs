@@ -139,33 +139,7 @@ impl Loader {
         let variables = self.variables(options, &working_dir);
         let lookup = |name: &str| variables.get(name).cloned();
         let mut merged: Option<Stack> = None;
-        let mut files: Vec<FileToLoad> = Vec::new();
-        if options.files.iter().filter(|f| is_stdin(f)).count() > 1 {
-            let diag = Diagnostic::error(
-                "stackctl::load::read",
-                "standard input (`-`) is named more than once",
-            );
-            self.diags
-                .push(diag.with_help("standard input can be read once; name it once"));
-            return None;
-        }
-        for file in &options.files {
-            let request = include::Request {
-                name: if is_stdin(file) {
-                    include::STDIN_NAME.to_owned()
-                } else {
-                    file.display().to_string()
-                },
-                path: if is_stdin(file) {
-                    file.clone()
-                } else {
-                    options.resolve(file)
-                },
-                working_dir: working_dir.clone(),
-                included_at: None,
-            };
-            self.expand(request, &mut include::Chain::default(), &mut files);
-        }
+        let files = self.expand_all(options, &working_dir)?;
         let mut version: Option<(String, String)> = None;
         for file in files {
             let name = self.sources.get(file.id).name.clone();
@@ -287,10 +261,6 @@ fn apply_profiles(stack: &mut Stack, active: &[String]) {
     stack
         .services
         .retain(|_, s| s.profiles.is_empty() || s.profiles.iter().any(|p| active.contains(p)));
-}
-
-fn is_stdin(file: &Path) -> bool {
-    file == Path::new(read::STDIN)
 }
 
 fn absolute_dir(file: &Path) -> PathBuf {
