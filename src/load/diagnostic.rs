@@ -1,8 +1,9 @@
 //! Loader findings (errors and warnings) with their place in a stack file, rendered with miette
 //! for people and as JSON for machines.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use miette::{
     GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents,
@@ -211,8 +212,39 @@ impl fmt::Debug for Report<'_> {
 
 impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.diag.message)
+        f.write_str(&shorten_words(&self.diag.message))
     }
+}
+
+/// Longest run of non-blank characters shown whole; a longer one (a 90 KB value quoted in a
+/// message) keeps its start and end around a `…`.
+const LONGEST_WORD: usize = 120;
+
+fn shorten_words(text: &str) -> Cow<'_, str> {
+    let is_long = |word: &&str| word.chars().count() > LONGEST_WORD;
+    if !text.split_whitespace().any(|w| is_long(&w)) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len().min(4 * LONGEST_WORD));
+    let mut rest = text;
+    while !rest.is_empty() {
+        let word_len = rest.find(char::is_whitespace).unwrap_or(rest.len());
+        let (word, after) = rest.split_at(word_len);
+        if is_long(&word) {
+            let head: String = word.chars().take(LONGEST_WORD * 2 / 3).collect();
+            let tail: Vec<char> = word.chars().rev().take(LONGEST_WORD / 6).collect();
+            let skipped = word.chars().count() - head.chars().count() - tail.len();
+            out.push_str(&head);
+            let _ = write!(out, "…({skipped} characters)…");
+            out.extend(tail.into_iter().rev());
+        } else {
+            out.push_str(word);
+        }
+        let blanks = after.len() - after.trim_start().len();
+        out.push_str(&after[..blanks]);
+        rest = &after[blanks..];
+    }
+    Cow::Owned(out)
 }
 
 impl std::error::Error for Report<'_> {}
@@ -228,10 +260,8 @@ impl miette::Diagnostic for Report<'_> {
         })
     }
     fn help<'b>(&'b self) -> Option<Box<dyn fmt::Display + 'b>> {
-        self.diag
-            .help
-            .as_ref()
-            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        let help = self.diag.help.as_deref()?;
+        Some(Box::new(shorten_words(help)))
     }
     fn source_code(&self) -> Option<&dyn SourceCode> {
         self.source.as_ref().map(|s| s as &dyn SourceCode)
@@ -239,7 +269,12 @@ impl miette::Diagnostic for Report<'_> {
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {
         let span = &self.source.as_ref()?.excerpt.span;
         let len = (span.end - span.start).max(1);
-        let label = LabeledSpan::new(self.diag.label.clone(), span.start, len);
+        let text = self
+            .diag
+            .label
+            .as_deref()
+            .map(|l| shorten_words(l).into_owned());
+        let label = LabeledSpan::new(text, span.start, len);
         Some(Box::new(std::iter::once(label)))
     }
 }
@@ -277,8 +312,12 @@ fn render_plain(diag: &Diagnostic, sources: &Sources) -> String {
     let help = diag
         .help
         .as_ref()
-        .map_or_else(String::new, |h| format!("  help: {h}\n"));
-    format!("{}: {place}{}\n{help}", diag.code, diag.message)
+        .map_or_else(String::new, |h| format!("  help: {}\n", shorten_words(h)));
+    format!(
+        "{}: {place}{}\n{help}",
+        diag.code,
+        shorten_words(&diag.message)
+    )
 }
 
 /// The JSON form of a diagnostic (`stackctl validate --format json`).
@@ -348,6 +387,19 @@ mod tests {
                 "0:30+0",
                 "1:12+1"
             ]
+        );
+    }
+
+    #[test]
+    fn long_words_in_texts_are_shortened_around_an_ellipsis() {
+        assert_eq!(shorten_words("unknown mode \"x\""), "unknown mode \"x\"");
+        let long = format!("mode \"{}\" at\tend", "m".repeat(90_000));
+        let short = shorten_words(&long);
+        let head = format!("mode \"{}…(89902 characters)…", "m".repeat(79));
+        assert!(short.starts_with(&head), "{short}");
+        assert!(
+            short.ends_with(&format!("{}\" at\tend", "m".repeat(19))),
+            "{short}"
         );
     }
 }

@@ -459,3 +459,24 @@ fn limits_are_reported_in_words() {
         assert!(!err.contains(" { "), "a debug dump: {err}");
     }
 }
+
+#[test]
+fn a_90_kb_value_quoted_in_a_message_is_shortened() {
+    let yaml = format!(
+        "services:\n  web:\n    image: a\n    deploy:\n      mode: {}\n",
+        "m".repeat(90_000)
+    );
+    let test = Test::new().file("s.yml", &yaml);
+    let out = run_with_stdin(&test, &["validate", "s.yml"], b"");
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        err.contains("services.web.deploy.mode: unknown mode"),
+        "{err}"
+    );
+    assert!(
+        err.replace("\n  │ ", " ").contains("…(89902 characters)…"),
+        "{err}"
+    );
+    assert!(err.len() < 1500, "{} bytes", err.len());
+}
