@@ -82,3 +82,25 @@ pub fn moved(saved: &SavedPlan, current: &Plan) -> Vec<String> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_file_is_read_bounded_and_checked() {
+        let err = read(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            err,
+            "cannot read plan file /dev/zero: larger than the 16 MiB stackctl reads"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plan.json");
+        std::fs::write(&file, "{}").unwrap();
+        assert!(
+            read(&file)
+                .unwrap_err()
+                .starts_with("not a saved stackctl plan: missing field")
+        );
+    }
+}
