@@ -138,9 +138,7 @@ fn stop_on_ctrl_c(
 }
 
 fn saved_plan_holds(path: &std::path::Path, plan: &Plan) -> Result<bool, Report> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| Report::msg(format!("cannot read {}: {e}", path.display())))?;
-    let saved = crate::plan::saved::load(&text).map_err(Report::msg)?;
+    let saved = crate::plan::saved::read(path).map_err(Report::msg)?;
     let moved = crate::plan::saved::moved(&saved, plan);
     if !moved.is_empty() {
         eprintln!(

@@ -33,6 +33,11 @@ pub fn resolve(
         (flag.to_owned(), NameSource::Flag)
     } else if let Some(name) = &stack.name {
         (name.value.clone(), NameSource::TopLevelName)
+    } else if first_file == Some(Path::new(crate::load::read::STDIN)) {
+        return Err(
+            "the stack file is read from standard input, so it gives no stack name: pass --stack NAME or set a top-level `name:`"
+                .to_owned(),
+        );
     } else {
         let stem = first_file
             .and_then(Path::file_stem)

@@ -121,7 +121,8 @@ pub fn read_object_files(stack: &Stack) -> Result<ObjectFiles, (String, std::io:
     let mut files = ObjectFiles::new();
     for object in stack.secrets.values().chain(stack.configs.values()) {
         if let Some(path) = &object.file {
-            let data = std::fs::read(path).map_err(|e| (path.display().to_string(), e))?;
+            let data =
+                crate::load::read::read(path).map_err(|e| (path.display().to_string(), e))?;
             files.insert(path.clone(), data);
         }
     }

@@ -20,7 +20,7 @@ pub fn resolve_environment(
     let mut from_files = Vec::new();
     for file in &service.env_file {
         let path = absolute(working_dir, &file.value);
-        let content = match std::fs::read(&path) {
+        let content = match super::read::read(&path) {
             Ok(content) => content,
             Err(err) => {
                 let message = format!("cannot read env_file {}: {err}", path.display());

@@ -6,10 +6,13 @@ pub mod diagnostic;
 pub mod dotenv;
 pub mod env_file;
 pub mod environment;
+pub mod excerpt;
+mod include;
 pub mod interpolate;
 pub mod merge;
 pub mod node;
 mod options_check;
+pub mod read;
 mod references;
 pub mod source;
 mod sources_hint;
@@ -26,7 +29,8 @@ pub use source::Sources;
 
 use crate::model::Stack;
 use decode::Decoder;
-use node::{FileId, Node};
+use include::FileToLoad;
+use node::Node;
 
 /// What to load and where variables come from.
 #[derive(Clone, Debug, Default)]
@@ -140,16 +144,11 @@ impl Loader {
         let variables = self.variables(options, &working_dir);
         let lookup = |name: &str| variables.get(name).cloned();
         let mut merged: Option<Stack> = None;
-        let mut files: Vec<FileToLoad> = Vec::new();
-        for file in &options.files {
-            let name = file.display().to_string();
-            let path = options.resolve(file);
-            expand_includes(&path, &name, None, &working_dir, &mut files, 0);
-        }
+        let files = self.expand_all(options, &working_dir)?;
         let mut version: Option<(String, String)> = None;
         for file in files {
-            let name = file.name.clone();
-            let Some(stack) = self.load_file(&file, &lookup) else {
+            let name = self.sources.get(file.id).name.clone();
+            let Some(stack) = self.load_file(file, &lookup) else {
                 continue;
             };
             match &version {
@@ -191,7 +190,7 @@ impl Loader {
             .map_or_else(|| working_dir.join(".env"), |f| options.resolve(f));
         self.reads
             .insert(std::path::absolute(&path).unwrap_or_else(|_| path.clone()));
-        match std::fs::read_to_string(&path) {
+        match read::read_text(&path) {
             Ok(text) => {
                 let env = &options.environment;
                 match dotenv::parse_dotenv(&text, &|k| env.get(k).cloned()) {
@@ -206,11 +205,21 @@ impl Loader {
                     }
                 }
             }
-            Err(_) if options.env_file.is_none() => {}
+            // Like compose, a missing `.env` (or a directory of that name) is no `.env`.
+            Err(err)
+                if options.env_file.is_none()
+                    && (err.kind() == std::io::ErrorKind::NotFound || path.is_dir()) => {}
             Err(err) => {
-                let message = format!("cannot read env file {}: {err}", path.display());
+                let what = if options.env_file.is_some() {
+                    "env file"
+                } else {
+                    "variables file"
+                };
+                let message = format!("cannot read {what} {}: {err}", path.display());
+                let help =
+                    "fix the file or its permissions; `${VAR}`s would otherwise take wrong values";
                 self.diags
-                    .push(Diagnostic::error("stackctl::load::dotenv", message));
+                    .push(Diagnostic::error("stackctl::load::dotenv", message).with_help(help));
             }
         }
         variables.extend(options.environment.clone());
@@ -219,38 +228,16 @@ impl Loader {
 
     fn load_file(
         &mut self,
-        file: &FileToLoad,
+        file: FileToLoad,
         lookup: &dyn Fn(&str) -> Option<String>,
     ) -> Option<Stack> {
-        let (path, name, working_dir) = (&file.path, file.name.clone(), &file.working_dir);
-        self.reads
-            .insert(std::path::absolute(path).unwrap_or_else(|_| path.clone()));
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(err) => {
-                let message = format!("cannot read stack file {name}: {err}");
-                let help = match &file.included_by {
-                    Some(parent) => format!(
-                        "check `include:` in {parent}; its paths are relative to that file's directory"
-                    ),
-                    None => "check the path; files are read relative to the current directory"
-                        .to_owned(),
-                };
-                self.diags
-                    .push(Diagnostic::error("stackctl::load::read", message).with_help(help));
-                return None;
-            }
-        };
-        let id = self.sources.add(path, name, text);
-        let mut root = match yaml::parse(id, &self.sources.get(id).text.clone()) {
-            Ok(root) => root,
-            Err(err) => {
-                self.diags.push(
-                    Diagnostic::error("stackctl::load::syntax", err.message).at(err.span, "here"),
-                );
-                return None;
-            }
-        };
+        let FileToLoad {
+            id,
+            mut root,
+            working_dir,
+            ..
+        } = file;
+        let working_dir = &working_dir;
         if root.is_null() {
             let message = format!("{} is empty", self.sources.get(id).name);
             self.diags.push(
@@ -278,72 +265,6 @@ impl Loader {
         }
         Some(stack)
     }
-}
-
-/// A file to read, and the directory its relative paths resolve against: the first stack
-/// file's for files given on the command line (docker's rule), its own for included files
-/// (the compose-spec rule).
-struct FileToLoad {
-    path: PathBuf,
-    name: String,
-    working_dir: PathBuf,
-    /// The file whose `include:` named this one.
-    included_by: Option<String>,
-}
-
-/// Files named by `include:` come before the file that includes them.
-fn expand_includes(
-    path: &Path,
-    name: &str,
-    included_by: Option<&str>,
-    dir: &Path,
-    out: &mut Vec<FileToLoad>,
-    depth: usize,
-) {
-    if depth > 10 || out.iter().any(|f| f.path == path) {
-        return;
-    }
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    if let Ok(root) = yaml::parse(FileId(u32::MAX), &text) {
-        let own_dir = absolute_dir(path);
-        for include in include_paths(&root) {
-            let included = decode::top_level_absolute(&own_dir, &include);
-            // Named as the user would: relative to how the including file was named.
-            let shown = Path::new(name)
-                .parent()
-                .map_or_else(|| PathBuf::from(&include), |p| p.join(&include))
-                .display()
-                .to_string();
-            let dir = absolute_dir(&included);
-            expand_includes(&included, &shown, Some(name), &dir, out, depth + 1);
-        }
-    }
-    out.push(FileToLoad {
-        path: path.to_path_buf(),
-        name: name.to_owned(),
-        working_dir: dir.to_path_buf(),
-        included_by: included_by.map(str::to_owned),
-    });
-}
-
-fn include_paths(root: &Node) -> Vec<String> {
-    let Some(node::Value::Seq(items)) = root.get("include").map(|n| &n.value) else {
-        return Vec::new();
-    };
-    items
-        .iter()
-        .flat_map(|item| match &item.value {
-            node::Value::Scalar(node::Scalar::Str(s)) => vec![s.clone()],
-            _ => match item.get("path").map(|p| &p.value) {
-                Some(node::Value::Scalar(node::Scalar::Str(s))) => vec![s.clone()],
-                Some(node::Value::Seq(paths)) => paths
-                    .iter()
-                    .filter_map(|p| p.as_str().map(str::to_owned))
-                    .collect(),
-                _ => Vec::new(),
-            },
-        })
-        .collect()
 }
 
 /// Drop services whose `profiles:` name no active profile.

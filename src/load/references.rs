@@ -118,14 +118,14 @@ fn undefined<'a>(
 }
 
 fn check_duplicate_targets(service: &crate::model::Service, diags: &mut Diagnostics) {
-    let mut seen: Vec<&str> = Vec::new();
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     for secret in &service.secrets {
         let target = if secret.target.is_empty() {
             &secret.source.value
         } else {
             &secret.target
         };
-        if seen.contains(&target.as_str()) {
+        if !seen.insert(target.as_str()) {
             let message = format!(
                 "duplicate secret target {target:?} in service {:?}",
                 service.name.value
@@ -135,7 +135,6 @@ fn check_duplicate_targets(service: &crate::model::Service, diags: &mut Diagnost
                     .at(secret.source.span, "same target as another secret"),
             );
         }
-        seen.push(target);
     }
 }
 

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::excerpt;
 use super::node::{FileId, Span};
 
 #[derive(Debug, Clone)]
@@ -11,6 +12,8 @@ pub struct SourceFile {
     /// The name shown to the user: the path as given on the command line.
     pub name: String,
     pub text: Arc<str>,
+    /// Byte offset of each line's start, so placing a span costs a binary search, not a scan.
+    line_starts: Vec<usize>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -24,6 +27,7 @@ impl Sources {
         self.files.push(SourceFile {
             path: path.to_path_buf(),
             name,
+            line_starts: excerpt::line_starts(&text),
             text: text.into(),
         });
         id
@@ -44,11 +48,11 @@ impl Sources {
     /// 1-based line and column (in characters) of the start of `span`.
     #[must_use]
     pub fn line_col(&self, span: Span) -> (usize, usize) {
-        let text = &self.get(span.file).text;
-        let upto = &text[..floor_char_boundary(text, span.offset)];
-        let line = upto.matches('\n').count() + 1;
-        let line_start = upto.rfind('\n').map_or(0, |i| i + 1);
-        (line, upto[line_start..].chars().count() + 1)
+        let file = self.get(span.file);
+        let start = floor_char_boundary(&file.text, span.offset);
+        let line = file.line_starts.partition_point(|&s| s <= start).max(1);
+        let line_start = file.line_starts[line - 1];
+        (line, file.text[line_start..start].chars().count() + 1)
     }
 
     /// Byte offset of a 1-based line and column (in characters) of a file.

@@ -2,6 +2,7 @@
 //! scalars typed the way docker's YAML library (yaml.v3) types them.
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_saphyr::budget::BudgetBreach;
 use serde_saphyr::{Location, Spanned};
 
 use super::node::{At, FileId, Node, Scalar, Span, Value};
@@ -23,6 +24,7 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, SyntaxError> {
     options.leading_zero_numbers_as_strings = true;
     options.underscored_numbers_as_strings = true;
     options.duplicate_keys = serde_saphyr::options::DuplicateKeyPolicy::Error;
+    options.budget = Some(budget());
     match serde_saphyr::from_str_with_options::<Option<Spanned<Raw>>>(text, options) {
         Ok(Some(raw)) => Ok(to_node(file, text, raw)),
         Ok(None) => Ok(Node::new(
@@ -33,10 +35,87 @@ pub fn parse(file: FileId, text: &str) -> Result<Node, SyntaxError> {
     }
 }
 
+/// Most YAML nodes a file may hold, aliases expanded: a stack of 100,000 services, or a
+/// service with 100,000-entry lists, is a few hundred thousand.
+pub const MAX_NODES: usize = 1_000_000;
+
+/// serde-saphyr's limits: room for the nodes of big stacks, and less than its default for what
+/// aliases replay (a legitimate file reuses a few small anchors), so an alias bomb stops
+/// within a second.
+fn budget() -> serde_saphyr::budget::Budget {
+    let mut budget = serde_saphyr::budget::Budget::default();
+    budget.max_nodes = MAX_NODES;
+    budget.max_events = 2 * MAX_NODES;
+    budget.max_recorded_anchor_events = 250_000;
+    budget
+}
+
+/// A parser limit said in the user's terms (the library prints its own debug form).
+fn budget_message(breach: &BudgetBreach) -> String {
+    let budget = budget();
+    match breach {
+        BudgetBreach::Nodes { .. } | BudgetBreach::Events { .. } => {
+            format!("the file expands to more than {MAX_NODES} nodes (YAML aliases?)")
+        }
+        BudgetBreach::ScalarBytes { .. } | BudgetBreach::RecordedAnchorBytes { .. } => format!(
+            "the file's values expand to more than {} MiB of text (YAML aliases?)",
+            budget.max_total_scalar_bytes >> 20
+        ),
+        BudgetBreach::Aliases { .. }
+        | BudgetBreach::RecordedAnchorEvents { .. }
+        | BudgetBreach::AliasAnchorRatio { .. } => {
+            "the file uses its YAML aliases (`*name`) too many times".to_owned()
+        }
+        BudgetBreach::Anchors { .. } => format!(
+            "the file defines more than {} YAML anchors (`&name`)",
+            budget.max_anchors
+        ),
+        BudgetBreach::Depth { .. } => {
+            format!("the file nests more than {} levels deep", budget.max_depth)
+        }
+        BudgetBreach::Documents { .. } => format!(
+            "the file holds more than {} YAML documents",
+            budget.max_documents
+        ),
+        BudgetBreach::MergeKeys { .. } => format!(
+            "the file uses more than {} merge keys (`<<`)",
+            budget.max_merge_keys
+        ),
+        _ => "the file is too large or too deeply aliased to read".to_owned(),
+    }
+}
+
+/// The parser limit behind `err`, which may come wrapped (in a snippet, or an alias's place).
+fn budget_breach(err: &serde_saphyr::Error) -> Option<&BudgetBreach> {
+    let mut current: &(dyn std::error::Error + 'static) = err;
+    loop {
+        let inner = current
+            .downcast_ref::<serde_saphyr::Error>()
+            .map(serde_saphyr::Error::without_snippet);
+        if let Some(serde_saphyr::Error::Budget { breach, .. }) = inner {
+            return Some(breach);
+        }
+        current = current.source()?;
+    }
+}
+
 fn syntax_error(file: FileId, text: &str, err: &serde_saphyr::Error) -> SyntaxError {
     let span = err
         .location()
         .map_or(Span::new(file, 0, 0), |loc| span_of(file, text, &loc));
+    if let Some(breach) = budget_breach(err) {
+        let message = budget_message(breach);
+        return SyntaxError { message, span };
+    }
+    if let serde_saphyr::Error::NonFiniteFloat { value, .. } = err.without_snippet() {
+        // `1e400` overflows to infinity; `.inf` and `.nan` are infinity and NaN as written.
+        let message = if value.trim_start_matches(['+', '-']).starts_with('.') {
+            format!("`{value}` is not a finite number; the Engine API takes finite numbers only")
+        } else {
+            format!("`{value}` is out of range for a number")
+        };
+        return SyntaxError { message, span };
+    }
     let full = err.without_snippet().to_string();
     // The library appends "at line X column Y"; our renderer shows the place itself.
     let message = full

@@ -2,6 +2,7 @@
 //! FILE`: the saved plan is applied only if the cluster has not moved since it was computed.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -29,6 +30,13 @@ pub fn save(plan: &Plan) -> String {
         plan: serde_json::to_value(plan).expect("plans serialise"),
     };
     serde_json::to_string_pretty(&saved).expect("plans serialise")
+}
+
+/// Read and check a saved plan file (once, bounded like every input).
+pub fn read(path: &Path) -> Result<SavedPlan, String> {
+    let text = crate::load::read::read_text(path)
+        .map_err(|e| format!("cannot read plan file {}: {e}", path.display()))?;
+    load(&text)
 }
 
 pub fn load(text: &str) -> Result<SavedPlan, String> {
@@ -81,9 +89,26 @@ pub fn moved(saved: &SavedPlan, current: &Plan) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{load, moved, save};
+    use super::*;
     use crate::placement::{Placement, ServicePlacement};
     use crate::plan::{Kept, ObjectIds, Plan, Summary};
+
+    #[test]
+    fn a_plan_file_is_read_bounded_and_checked() {
+        let err = read(Path::new("/dev/zero")).unwrap_err();
+        assert_eq!(
+            err,
+            "cannot read plan file /dev/zero: larger than the 16 MiB stackctl reads"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("plan.json");
+        std::fs::write(&file, "{}").unwrap();
+        assert!(
+            read(&file)
+                .unwrap_err()
+                .starts_with("not a saved stackctl plan: missing field")
+        );
+    }
 
     fn plan(schedulable: usize) -> Plan {
         Plan {

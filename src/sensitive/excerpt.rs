@@ -9,8 +9,6 @@
 //! quoted value. In other lines, `NAME=value` pairs with a sensitive NAME are masked where
 //! they stand (`command: [serve, --api-key=k]`).
 
-use miette::{MietteError, MietteSpanContents, NamedSource, SourceCode, SourceSpan, SpanContents};
-
 use super::{MASK, is_sensitive_name};
 
 /// Masked text, and where its parts moved so that error positions can follow.
@@ -31,20 +29,6 @@ impl MaskedSource {
         (start, end.saturating_sub(start))
     }
 
-    /// The masked text as miette reads it, named `name`, whose error at `offset` in the
-    /// original is still placed at its own column: a mask earlier on its line is not as long
-    /// as the value it hides.
-    #[must_use]
-    pub fn into_source(self, name: String, original: &str, offset: usize) -> Excerpt {
-        let (start, len) = self.span(offset, 0);
-        let line_start = original[..offset].rfind('\n').map_or(0, |i| i + 1);
-        Excerpt {
-            source: NamedSource::new(name, self.text),
-            primary: SourceSpan::from((start, len)),
-            column: offset - line_start,
-        }
-    }
-
     fn map(&self, offset: usize, is_end: bool) -> usize {
         let mut moved = offset;
         for &(start, end, new_end) in &self.cuts {
@@ -58,38 +42,6 @@ impl MaskedSource {
             }
         }
         moved
-    }
-}
-
-/// A masked file for miette (see [`MaskedSource::into_source`]).
-#[derive(Debug)]
-pub struct Excerpt {
-    source: NamedSource<String>,
-    /// Where the error starts in the masked text, and its column in the original.
-    primary: SourceSpan,
-    column: usize,
-}
-
-impl SourceCode for Excerpt {
-    fn read_span<'a>(
-        &'a self,
-        span: &SourceSpan,
-        before: usize,
-        after: usize,
-    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        let contents = self.source.read_span(span, before, after)?;
-        // miette reads the error's own span without context for the `file:line:col` header.
-        if (before, after) != (0, 0) || span.offset() != self.primary.offset() {
-            return Ok(contents);
-        }
-        Ok(Box::new(MietteSpanContents::new_named(
-            self.source.name().to_owned(),
-            contents.data(),
-            *contents.span(),
-            contents.line(),
-            self.column,
-            contents.line_count(),
-        )))
     }
 }
 

@@ -1,9 +1,21 @@
-//! Mutated YAML never makes the loader panic: it either loads or reports diagnostics.
+//! Mutated stack files never panic the pipeline (load → convert → plan against an empty
+//! cluster → render, findings rendered too): each either plans or reports diagnostics. The
+//! coverage-guided version of this is `scripts/fuzz`.
 
+use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
 
-use stackctl::load::{LoadOptions, load};
+use stackctl::convert::{convert, read_object_files};
+use stackctl::diff::normalize::DaemonApi;
+use stackctl::load::diagnostic::{render, to_json};
+use stackctl::load::{Diagnostics, LoadOptions, Sources, load};
+use stackctl::model::StackName;
+use stackctl::observe::LiveState;
+use stackctl::plan::render::{RenderOptions, render_text};
+use stackctl::plan::{PlanOptions, build};
 
+use super::hostile_input::one_line_json;
 use super::util::repo_root;
 
 /// xorshift64*: a deterministic generator, so a failure can be replayed from its seed.
@@ -58,8 +70,92 @@ fn mutate(rng: &mut Rng, text: &str) -> String {
     bytes.into_iter().collect()
 }
 
+/// Load `file`, render every finding, and plan what loads against an empty cluster; true when
+/// it loaded.
+fn run_pipeline(file: &Path) -> bool {
+    let options = LoadOptions {
+        files: vec![file.to_owned()],
+        ..LoadOptions::default()
+    };
+    let loaded = match load(&options) {
+        Ok(loaded) => loaded,
+        Err(failure) => {
+            report(&failure.diagnostics, &failure.sources);
+            return false;
+        }
+    };
+    report(&loaded.warnings, &loaded.sources);
+    let name = StackName::new("fuzz").unwrap();
+    let Ok(files) = read_object_files(&loaded.stack) else {
+        return true;
+    };
+    let Ok(desired) = convert(&loaded.stack, &name, &files) else {
+        return true;
+    };
+    let empty = LiveState {
+        api: DaemonApi { minor: 41 },
+        services: BTreeMap::new(),
+        networks: BTreeMap::new(),
+        other_network_names: BTreeMap::new(),
+        configs: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+        nodes: Vec::new(),
+        holders: Vec::new(),
+    };
+    if let Ok(plan) = build(&name, &desired, &empty, PlanOptions::default()) {
+        assert!(!render_text(&plan, RenderOptions::default()).is_empty());
+        serde_json::to_string(&plan).unwrap();
+    }
+    true
+}
+
+/// Render every finding; the excerpt of the file stays a few short lines however long its
+/// lines are, so a rendering is bounded by the finding's own texts.
+fn report(diagnostics: &Diagnostics, sources: &Sources) {
+    for diag in diagnostics.iter() {
+        let texts = [Some(&diag.message), diag.help.as_ref(), diag.label.as_ref()];
+        let own: usize = texts.iter().flatten().map(|t| t.len()).sum();
+        let rendered = render(diag, sources, true);
+        assert!(
+            rendered.len() < 2 * own + 4000,
+            "{} bytes rendered:\n{rendered}",
+            rendered.len()
+        );
+        serde_json::to_string(&to_json(diag, sources)).unwrap();
+    }
+}
+
+/// Run `rounds` mutations of `seeds` through the pipeline; returns how many loaded.
+fn mutate_and_run(seeds: &[String], rounds: usize, rng: &mut Rng, near_end: bool) -> usize {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.yml");
+    let mut loaded_ok = 0;
+    for round in 0..rounds {
+        let seed = &seeds[round % seeds.len()];
+        let text = if near_end && round % 2 == 0 {
+            // Long inputs: half the mutations go to the last 2 KB, where the seeds' error is.
+            let cut = (seed.len().saturating_sub(2048)..=seed.len())
+                .find(|i| seed.is_char_boundary(*i))
+                .unwrap_or(0);
+            format!("{}{}", &seed[..cut], mutate(rng, &seed[cut..]))
+        } else {
+            mutate(rng, seed)
+        };
+        std::fs::write(&file, &text).unwrap();
+        let outcome = catch_unwind(AssertUnwindSafe(|| run_pipeline(&file)));
+        let Ok(loaded) = outcome else {
+            let shown: String = text.chars().take(2000).collect();
+            panic!(
+                "the pipeline panicked on round {round}; input (first 2000 characters):\n{shown}"
+            );
+        };
+        loaded_ok += usize::from(loaded);
+    }
+    loaded_ok
+}
+
 #[test]
-fn mutated_stack_files_never_panic_the_loader() {
+fn mutated_stack_files_never_panic_the_pipeline() {
     let mut seeds: Vec<String> = Vec::new();
     for entry in walk(&repo_root().join("examples/stacks")) {
         if entry.extension().is_some_and(|e| e == "yml" || e == "yaml") {
@@ -67,25 +163,19 @@ fn mutated_stack_files_never_panic_the_loader() {
         }
     }
     seeds.push("services:\n  web:\n    image: a\n    deploy: {replicas: 2}\n".into());
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("s.yml");
-    let mut rng = Rng(0x5eed_1234_abcd_0001);
-    let mut loaded_ok = 0;
-    for round in 0..1500 {
-        let seed = &seeds[round % seeds.len()];
-        let text = mutate(&mut rng, seed);
-        std::fs::write(&file, &text).unwrap();
-        let options = LoadOptions {
-            files: vec![file.clone()],
-            ..LoadOptions::default()
-        };
-        let outcome = catch_unwind(AssertUnwindSafe(|| load(&options).is_ok()));
-        let Ok(loaded) = outcome else {
-            panic!("loader panicked on round {round}; input:\n{text}");
-        };
-        loaded_ok += usize::from(loaded);
-    }
+    let loaded_ok = mutate_and_run(&seeds, 1500, &mut Rng(0x5eed_1234_abcd_0001), false);
     // The mutations must leave some files valid, or the test only exercises the parser.
+    assert!(loaded_ok > 0);
+}
+
+/// Regression: a finding near the end of a 90 KB line panicked the renderer.
+#[test]
+fn mutated_long_single_line_files_never_panic_the_pipeline() {
+    let with_error = one_line_json(1500);
+    let valid = with_error.replace("\"abc\"", "2");
+    assert!(valid.len() > 90_000 && !valid.contains('\n'));
+    let seeds = [with_error, valid];
+    let loaded_ok = mutate_and_run(&seeds, 60, &mut Rng(0x10e6_11e5_0000_0002), true);
     assert!(loaded_ok > 0);
 }
 

@@ -23,6 +23,7 @@ mod examples;
 mod fault_proxy;
 mod fuzz;
 mod git_server;
+mod hostile_input;
 mod invalid_files;
 mod loading;
 mod namespaces;

@@ -46,11 +46,13 @@ impl Decoder<'_> {
         keys: &Keys,
         extensions: bool,
     ) -> Option<Fields<'n>> {
-        debug_assert!(
-            keys.at.iter().any(|at| super::versions::is_under(path, at)),
-            "{path} is not under {:?}",
-            keys.at
-        );
+        // The decoder built `path` from one of these; which one gates the keys by version.
+        let pattern = keys
+            .at
+            .iter()
+            .find(|p| super::versions::matches(p, path))
+            .copied();
+        debug_assert!(pattern.is_some(), "{path} is not under {:?}", keys.at);
         let allowed = keys.names;
         let Value::Map(entries) = &node.value else {
             self.type_error(node, path, "a mapping");
@@ -66,7 +68,7 @@ impl Decoder<'_> {
             let since = if is_extension {
                 Some(super::versions::extensions_since(path)).filter(|v| *v > self.version)
             } else {
-                super::versions::too_new(path, name, self.version)
+                pattern.and_then(|p| super::versions::too_new(p, name, self.version))
             };
             if let Some((major, minor)) = since {
                 let (have_major, have_minor) = self.version;

@@ -65,10 +65,25 @@ impl Decoder<'_> {
     }
 
     pub(crate) fn int(&mut self, node: &Node, path: &str) -> Option<i64> {
-        if let Value::Scalar(Scalar::Int(i)) = node.value {
-            return Some(i);
+        let too_large = match &node.value {
+            Value::Scalar(Scalar::Int(i)) => return Some(*i),
+            // yaml.v3 reads an integer past i64 as a float (or, in hex, a string).
+            Value::Scalar(Scalar::Float(f)) if f.fract() == 0.0 && f.abs() >= I64_END => {
+                Some(format!("{f}"))
+            }
+            Value::Scalar(Scalar::Str(s)) if is_integer_past_i64(s) => Some(s.clone()),
+            _ => None,
+        };
+        match too_large {
+            Some(text) => {
+                let message = format!(
+                    "{path}: {text} is out of range (integers go up to {})",
+                    i64::MAX
+                );
+                self.error(node, "stackctl::load::range", message, "out of range");
+            }
+            None => self.type_error(node, path, "an integer"),
         }
-        self.type_error(node, path, "an integer");
         None
     }
 
@@ -138,9 +153,10 @@ impl Decoder<'_> {
             return None;
         };
         let mut out = Vec::with_capacity(items.len());
+        let mut seen = std::collections::HashSet::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let value = self.string(item, &format!("{path}[{i}]"))?;
-            if out.contains(&value) {
+            if !seen.insert(value.clone()) {
                 let message = format!("{path} lists {value:?} twice");
                 self.error(item, "stackctl::load::duplicate", message, "duplicate item");
                 return None;
@@ -352,6 +368,26 @@ pub fn shell_split(input: &str) -> Result<Vec<String>, String> {
         words.push(word);
     }
     Ok(words)
+}
+
+/// 2^63: integers from here on do not fit in an `i64`.
+const I64_END: f64 = 9_223_372_036_854_775_808.0;
+
+/// An integer literal (Go syntax: sign, `0x`/`0o`/`0b`, `_`) whose value does not fit an `i64`.
+fn is_integer_past_i64(text: &str) -> bool {
+    let digits = text
+        .strip_prefix(['+', '-'])
+        .unwrap_or(text)
+        .to_ascii_lowercase();
+    let (radix, body) = match digits.get(..2) {
+        Some("0x") => (16, &digits[2..]),
+        Some("0o") => (8, &digits[2..]),
+        Some("0b") => (2, &digits[2..]),
+        _ => (10, digits.as_str()),
+    };
+    let is_literal = body.chars().any(|c| c.is_digit(radix))
+        && body.chars().all(|c| c.is_digit(radix) || c == '_');
+    is_literal && !matches!(super::yaml::resolve_plain(text), Scalar::Int(_))
 }
 
 #[cfg(test)]

@@ -362,6 +362,11 @@ fn object_refs(d: &mut Decoder<'_>, node: &Node, path: &str) -> Vec<ObjectRef> {
         let (target, uid, gid) = (text("target"), text("uid"), text("gid"));
         let mode = f.get("mode").and_then(|n| {
             let m = d.number(n, &format!("{item_path}.mode"))?;
+            if !(0.0..=f64::from(u32::MAX)).contains(&m) {
+                let message = format!("{item_path}.mode: {m} is out of range (0 to 0o7777)");
+                d.error(n, "stackctl::load::range", message, "out of range");
+                return None;
+            }
             Some(m as u32)
         });
         out.push(ObjectRef {
@@ -408,11 +413,9 @@ fn networks(
     let mut out = IndexMap::new();
     match &node.value {
         Value::Seq(items) => {
-            for name in d.string_list(node, path)? {
-                let span = items
-                    .iter()
-                    .find(|i| i.as_str() == Some(&name))
-                    .map(|i| i.span);
+            // One name per item, in order: the item is where the name was written.
+            for (name, item) in d.string_list(node, path)?.into_iter().zip(items) {
+                let span = Some(item.span);
                 out.insert(
                     name,
                     ServiceNetwork {

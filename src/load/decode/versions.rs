@@ -78,37 +78,58 @@ pub fn pattern(path: &str) -> String {
     }
 }
 
-/// The version that introduced `key` under `path`, if it is newer than `version`.
-pub(crate) fn too_new(path: &str, key: &str, version: (u32, u32)) -> Option<(u32, u32)> {
-    INTRODUCED
-        .iter()
-        .find(|(p, k, _)| *k == key && is_under(path, p))
-        .map(|(_, _, since)| *since)
-        .filter(|since| *since > version)
+/// Whether the decoder's `path` (`services.my.web.volumes[2].tmpfs`) is one `pattern`
+/// (`services.*.volumes.[].tmpfs`) names. A name may hold dots and brackets, so `*` matches any
+/// text; the fixed text before the first `*` and after the last one is matched exactly at the
+/// ends of the path, where no name can be.
+pub(crate) fn matches(pattern: &str, path: &str) -> bool {
+    let path = index_free(path);
+    let Some(first) = pattern.find('*') else {
+        return path == pattern;
+    };
+    let last = pattern.rfind('*').unwrap_or(first);
+    let (head, tail) = (&pattern[..first], &pattern[last + 1..]);
+    let Some(names) = path
+        .strip_prefix(head)
+        .and_then(|rest| rest.strip_suffix(tail))
+    else {
+        return false;
+    };
+    // Between two `*`s (`services.*.networks.*`) the fixed text sits somewhere among the names.
+    first == last || names.contains(&pattern[first + 1..last])
 }
 
-/// Whether `path` has the shape `pattern` names, where `*` stands for one or more segments:
-/// names may contain dots (`configs.app.conf`), so [`pattern`] alone cannot tell them apart.
-pub(crate) fn is_under(path: &str, pattern: &str) -> bool {
-    fn segments(path: &str) -> Vec<&str> {
-        let mut out = Vec::new();
-        for segment in path.split('.').filter(|_| !path.is_empty()) {
-            match segment.find('[') {
-                Some(0) => out.push("[]"),
-                Some(at) => out.extend([&segment[..at], "[]"]),
-                None => out.push(segment),
-            }
-        }
-        out
-    }
-    fn matches(path: &[&str], pattern: &[&str]) -> bool {
-        match pattern.split_first() {
-            None => path.is_empty(),
-            Some((&"*", rest)) => (1..=path.len()).any(|n| matches(&path[n..], rest)),
-            Some((first, rest)) => path.first() == Some(first) && matches(&path[1..], rest),
+/// `volumes[2]` as a pattern writes it: `volumes.[]`.
+fn index_free(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    let mut rest = path;
+    while let Some(open) = rest.find('[') {
+        let digits = rest[open + 1..]
+            .bytes()
+            .take_while(u8::is_ascii_digit)
+            .count();
+        let is_index = digits > 0 && rest[open + 1 + digits..].starts_with(']');
+        if is_index {
+            out.push_str(&rest[..open]);
+            out.push_str(".[]");
+            rest = &rest[open + digits + 2..];
+        } else {
+            out.push_str(&rest[..=open]);
+            rest = &rest[open + 1..];
         }
     }
-    matches(&segments(path), &segments(pattern))
+    out.push_str(rest);
+    out
+}
+
+/// The version that introduced `key` in the mappings `pattern` names, if it is newer than
+/// `version`.
+pub(crate) fn too_new(pattern: &str, key: &str, version: (u32, u32)) -> Option<(u32, u32)> {
+    INTRODUCED
+        .iter()
+        .find(|(p, k, _)| *p == pattern && *k == key)
+        .map(|(_, _, since)| *since)
+        .filter(|since| *since > version)
 }
 
 /// `"3.8"` -> (3, 8).
@@ -136,35 +157,61 @@ mod tests {
 
     #[test]
     fn keys_are_held_to_the_files_version() {
-        assert_eq!(too_new("services.web", "init", (3, 0)), Some((3, 7)));
-        assert_eq!(too_new("services.web", "init", (3, 7)), None);
+        assert_eq!(too_new("services.*", "init", (3, 0)), Some((3, 7)));
+        assert_eq!(too_new("services.*", "init", (3, 7)), None);
         assert_eq!(
-            too_new("services.web.deploy.update_config", "order", (3, 3)),
+            too_new("services.*.deploy.update_config", "order", (3, 3)),
             Some((3, 4))
         );
         assert_eq!(
-            too_new("services.web.volumes[0].tmpfs", "size", (3, 5)),
+            too_new("services.*.volumes.[].tmpfs", "size", (3, 5)),
             Some((3, 6))
         );
         assert_eq!(
-            too_new("services.web.networks.front", "driver_opts", (3, 12)),
+            too_new("services.*.networks.*", "driver_opts", (3, 12)),
             Some((3, 13))
         );
         assert_eq!(too_new("", "configs", (3, 2)), Some((3, 3)));
-        assert_eq!(too_new("services.web", "image", (3, 0)), None);
-        assert_eq!(too_new("services.web.api", "init", (3, 0)), Some((3, 7)));
+        assert_eq!(too_new("services.*", "image", (3, 0)), None);
     }
 
     #[test]
-    fn names_with_dots_are_one_segment_of_the_pattern() {
-        assert!(is_under("configs.app.conf", "configs.*"));
-        assert!(is_under("services.web.api.deploy", "services.*.deploy"));
-        assert!(is_under(
-            "services.w.volumes[0].tmpfs",
-            "services.*.volumes.[].tmpfs"
-        ));
-        assert!(!is_under("services.web", "services.*.deploy"));
-        assert!(!is_under("configs", "configs.*"));
-        assert!(is_under("", ""));
+    fn paths_match_their_pattern_whatever_the_names_hold() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("services.*", "services.web", true),
+            ("services.*", "services.my.web", true),
+            ("services.*", "services.", true),
+            ("services.*", "networks.web", false),
+            ("services.*.deploy", "services.a.b.deploy", true),
+            ("services.*.deploy", "services.deploy", false),
+            (
+                "services.*.volumes.[].tmpfs",
+                "services.w[1].volumes[12].tmpfs",
+                true,
+            ),
+            (
+                "services.*.volumes.[].tmpfs",
+                "services.w.volumes[x].tmpfs",
+                false,
+            ),
+            (
+                "services.*.secrets.[]",
+                "services.x.configs[0].secrets[1]",
+                true,
+            ),
+            (
+                "services.*.configs.[]",
+                "services.x.configs[0].secrets[1]",
+                false,
+            ),
+            ("services.*.networks.*", "services.a.b.networks.c.d", true),
+            ("services.*.networks.*", "services.a.ulimits.c", false),
+            ("networks.*.external", "volumes.a.external", false),
+            ("include.[]", "include[3]", true),
+            ("", "", true),
+        ];
+        for (pattern, path, want) in cases {
+            assert_eq!(matches(pattern, path), *want, "{pattern} ~ {path}");
+        }
     }
 }
