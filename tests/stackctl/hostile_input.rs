@@ -258,23 +258,23 @@ fn a_file_included_twice_without_a_cycle_is_loaded_once() {
     assert_eq!(dns["Nameservers"], serde_json::json!(["1.1.1.1"]));
 }
 
-/// Regression: names with dots (`my.web`) hid keys from the version gates, and
+/// Regression: names with dots (`front.net`) hid keys from the version gates, and
 /// tripped a debug assertion. Each row: a file, and the gate it must hit.
 const GATED_UNDER_ODD_NAMES: &[(&str, &str)] = &[
     (
-        "version: \"3.0\"\nservices:\n  my.web:\n    image: a\n    init: true\n",
-        "`init` needs compose file version 3.7 or later; this file says 3.0",
+        "version: \"3.4\"\nservices:\n  web:\n    image: a\n    configs: [c.d]\nconfigs:\n  c.d:\n    name: c\n    file: ./s\n",
+        "`name` needs compose file version 3.5 or later; this file says 3.4",
     ),
     (
-        "version: \"3.3\"\nservices:\n  api.v1:\n    image: a\n    deploy:\n      update_config:\n        order: start-first\n",
-        "`order` needs compose file version 3.4 or later; this file says 3.3",
+        "version: \"3.7\"\nservices:\n  web:\n    image: a\n    secrets: [s.t]\nsecrets:\n  s.t:\n    driver: x\n",
+        "`driver` needs compose file version 3.8 or later; this file says 3.7",
     ),
     (
         "version: \"3.1\"\nservices:\n  web:\n    image: a\n    networks: [front.net]\nnetworks:\n  front.net:\n    attachable: true\n",
         "`attachable` needs compose file version 3.2 or later; this file says 3.1",
     ),
     (
-        "version: \"3.12\"\nservices:\n  a.b:\n    image: a\n    networks:\n      front.net:\n        driver_opts: {x: y}\nnetworks:\n  front.net: {}\n",
+        "version: \"3.12\"\nservices:\n  web:\n    image: a\n    networks:\n      front.net:\n        driver_opts: {x: y}\nnetworks:\n  front.net: {}\n",
         "`driver_opts` needs compose file version 3.13 or later; this file says 3.12",
     ),
     (
@@ -290,6 +290,23 @@ const GATED_UNDER_ODD_NAMES: &[(&str, &str)] = &[
         "`size` needs compose file version 3.6 or later; this file says 3.5",
     ),
 ];
+
+/// Swarm refuses `<stack>_web.v2` as a service name; stackctl says so before deploying.
+#[test]
+fn a_dotted_service_name_is_refused() {
+    let test = Test::new().file(
+        "s.yml",
+        "services:\n  web.v2:\n    image: a\n    init: true\n",
+    );
+    let out = run_with_stdin(&test, &["validate", "s.yml"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .contains("services: invalid name \"web.v2\": Swarm service names cannot hold `.`"),
+        "{}",
+        stderr(&out)
+    );
+}
 
 #[test]
 fn keys_newer_than_the_file_version_are_refused_whatever_the_names() {
