@@ -3,7 +3,6 @@
 
 #![no_main]
 
-use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
@@ -47,16 +46,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(desired) = convert(&loaded.stack, &name, &files) else {
         return;
     };
-    let empty = LiveState {
-        api: DaemonApi { minor: 41 },
-        services: BTreeMap::new(),
-        networks: BTreeMap::new(),
-        other_network_names: BTreeMap::new(),
-        configs: BTreeMap::new(),
-        secrets: BTreeMap::new(),
-        nodes: Vec::new(),
-        holders: Vec::new(),
-    };
+    let empty = LiveState::empty(DaemonApi { minor: 41 });
     if let Ok(plan) = build(&name, &desired, &empty, PlanOptions::default()) {
         let _ = render_text(&plan, RenderOptions::default());
         let _ = serde_json::to_string(&plan).expect("plans serialise");

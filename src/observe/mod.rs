@@ -88,6 +88,21 @@ pub struct LiveState {
 }
 
 impl LiveState {
+    /// A cluster with nothing in it (and no nodes), as a daemon of API `api` would list it.
+    #[must_use]
+    pub fn empty(api: DaemonApi) -> Self {
+        Self {
+            api,
+            services: BTreeMap::new(),
+            networks: BTreeMap::new(),
+            other_network_names: BTreeMap::new(),
+            configs: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+            nodes: Vec::new(),
+            holders: Vec::new(),
+        }
+    }
+
     /// Network ID -> name, to read attachment targets the daemon stores as IDs.
     #[must_use]
     pub fn network_names(&self) -> HashMap<&str, &str> {

@@ -129,9 +129,7 @@ fn field_diffs(out: &mut String, plan: &Plan) {
     let services = changed_services(plan).map(|s| (s.name.as_str(), "service", &s.changes));
     let objects = changed_objects(plan).map(|o| (o.name.as_str(), o.kind.word(), &o.changes));
     let unchanged_notes = plan
-        .networks
-        .iter()
-        .filter(|n| n.action == Action::Unchanged && n.note.is_some())
+        .noted_networks()
         .map(|n| (n.name.as_str(), "network (not changed)", &n.changes));
     for (name, kind, changes) in services.chain(objects).chain(unchanged_notes) {
         if changes.is_empty() {
@@ -223,11 +221,7 @@ fn diagram(out: &mut String, plan: &Plan) {
 
 /// Objects stackctl leaves alone, said after the rest.
 fn notes(out: &mut String, plan: &Plan) {
-    for network in plan
-        .networks
-        .iter()
-        .filter(|n| n.action == Action::Unchanged && n.note.is_some())
-    {
+    for network in plan.noted_networks() {
         let _ = writeln!(
             out,
             "- network `{}` {}\n",

@@ -167,6 +167,13 @@ pub struct Summary {
 }
 
 impl Plan {
+    /// Networks left as they are but with a note: drift Swarm cannot update in place.
+    pub fn noted_networks(&self) -> impl Iterator<Item = &ObjectPlan> {
+        self.networks
+            .iter()
+            .filter(|n| n.action == Action::Unchanged && n.note.is_some())
+    }
+
     /// The plan as JSON without its placement: what two plans must share to be the same plan
     /// (the changes to make), however the nodes moved in between.
     #[must_use]

@@ -67,7 +67,6 @@ fn refusal(stack: &StackName, holder: &Holder) -> PlanError {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
 
     use super::check;
     use crate::convert::{Desired, DesiredObject};
@@ -78,14 +77,8 @@ mod tests {
 
     fn live(holders: Vec<Holder>) -> LiveState {
         LiveState {
-            api: DaemonApi::parse("1.41"),
-            services: BTreeMap::new(),
-            networks: BTreeMap::new(),
-            other_network_names: BTreeMap::new(),
-            configs: BTreeMap::new(),
-            secrets: BTreeMap::new(),
-            nodes: Vec::new(),
             holders,
+            ..LiveState::empty(DaemonApi::parse("1.41"))
         }
     }
 

@@ -143,11 +143,7 @@ fn render_placement(out: &mut String, plan: &Plan, painter: &Painter) {
 
 /// Drift stackctl reports but does not act on (networks Swarm cannot update).
 fn render_notes(out: &mut String, plan: &Plan, painter: &Painter, options: RenderOptions) {
-    for network in plan
-        .networks
-        .iter()
-        .filter(|n| n.action == Action::Unchanged && n.note.is_some())
-    {
+    for network in plan.noted_networks() {
         let _ = writeln!(
             out,
             "Network {} {}:",

@@ -2,7 +2,6 @@
 //! cluster → render, findings rendered too): each either plans or reports diagnostics. The
 //! coverage-guided version of this is `scripts/fuzz`.
 
-use std::collections::BTreeMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
@@ -92,16 +91,7 @@ fn run_pipeline(file: &Path) -> bool {
     let Ok(desired) = convert(&loaded.stack, &name, &files) else {
         return true;
     };
-    let empty = LiveState {
-        api: DaemonApi { minor: 41 },
-        services: BTreeMap::new(),
-        networks: BTreeMap::new(),
-        other_network_names: BTreeMap::new(),
-        configs: BTreeMap::new(),
-        secrets: BTreeMap::new(),
-        nodes: Vec::new(),
-        holders: Vec::new(),
-    };
+    let empty = LiveState::empty(DaemonApi { minor: 41 });
     if let Ok(plan) = build(&name, &desired, &empty, PlanOptions::default()) {
         assert!(!render_text(&plan, RenderOptions::default()).is_empty());
         serde_json::to_string(&plan).unwrap();
