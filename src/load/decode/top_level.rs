@@ -45,7 +45,7 @@ pub(crate) fn decode_file(d: &mut Decoder<'_>, root: &Node, working_dir: &Path) 
     }
     if let Some(services) = section(d, &f, "services") {
         for (name, node) in services {
-            if check_name(d, name, "services") && check_service_name(d, name) {
+            if check_name(d, name, "services") {
                 if let Some(service) = decode_service(d, name, node) {
                     stack.services.insert(name.value.clone(), service);
                 }
@@ -139,24 +139,6 @@ fn check_name(d: &mut Decoder<'_>, name: &At<String>, section: &str) -> bool {
         );
     }
     valid
-}
-
-/// Swarm refuses a service named `<stack>_web.v2` ("name must be valid as a DNS name
-/// component"), though docker's schema allows the dot.
-fn check_service_name(d: &mut Decoder<'_>, name: &At<String>) -> bool {
-    if !name.value.contains('.') {
-        return true;
-    }
-    let message = format!(
-        "services: invalid name {:?}: Swarm service names cannot hold `.`",
-        name.value
-    );
-    d.push(
-        Diagnostic::error("stackctl::load::name", message)
-            .at(name.span, "invalid service name")
-            .with_help("use `-` or `_` instead of `.`; the service's Swarm name must be a DNS name component"),
-    );
-    false
 }
 
 /// `external: true` or the deprecated `external: {name: x}`, combined with `name:`.
