@@ -3,8 +3,9 @@
 //! [`DockerEngine`] implements it over bollard; [`Counting`] wraps any engine to count calls.
 //! Connect with [`connect`], which finds the daemon the way the docker CLI does.
 //!
-//! Every LIST call is filtered by the stack label (`com.docker.stack.namespace=<stack>`) on the
-//! daemon side, so observing one stack costs a fixed number of calls, however big the cluster.
+//! Observing one stack costs a fixed number of LIST calls, however many services it has: its
+//! services (every `<stack>_…` name, one call), all networks, configs and secrets (docker adopts
+//! same-named ones), and the nodes (placement).
 
 mod connect;
 mod context_store;

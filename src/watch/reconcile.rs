@@ -282,7 +282,7 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
         };
         let planned = match deploy.plan().await {
             Ok(planned) => planned,
-            Err(err) => return self.failed_without_writes(&err),
+            Err(err) => return self.deploy_failed(&err),
         };
         for warning in &planned.warnings {
             self.ctx.log.warn(&stack, warning);
@@ -449,7 +449,7 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
     /// The error policy: a daemon that does not answer (or a lock that cannot be read) is
     /// retried with [`Backoff::errors`]; a refusal waits for new files; an apply that failed
     /// half-way counts as a failed apply of these files.
-    fn failed_without_writes(&mut self, err: &DeployError) -> Action {
+    fn deploy_failed(&mut self, err: &DeployError) -> Action {
         let stack = self.stack();
         let message = err.to_string();
         if let DeployError::Apply(_) = err {
@@ -504,7 +504,7 @@ impl<E: Engine + 'static> Reconcile<'_, E> {
         self.ctx.board.stack(&self.stack(), |s| s.lock = "free");
         match result {
             Ok(deployed) => self.deployed(&deployed, started.elapsed(), healing),
-            Err(err) => self.failed_without_writes(&err),
+            Err(err) => self.deploy_failed(&err),
         }
     }
 

@@ -388,30 +388,30 @@ async fn connect(uri: &Uri) -> Result<Box<dyn Io>, ConnectError> {
     Ok(Box::new(tls))
 }
 
-/// The system's trusted certificates (`SSL_CERT_FILE`/`SSL_CERT_DIR` honoured), read once.
+/// The system's trusted certificates (`SSL_CERT_FILE`/`SSL_CERT_DIR` honoured), read once they
+/// are found: a store that is missing at one poll is looked for again at the next.
 fn tls_config() -> Result<Arc<rustls::ClientConfig>, String> {
-    static CONFIG: OnceLock<Result<Arc<rustls::ClientConfig>, String>> = OnceLock::new();
-    CONFIG
-        .get_or_init(|| {
-            let mut roots = rustls::RootCertStore::empty();
-            let found = rustls_native_certs::load_native_certs();
-            roots.add_parsable_certificates(found.certs);
-            if roots.is_empty() {
-                return Err(
-                    "no trusted CA certificates found on this system (install the \
-                            ca-certificates package, or set SSL_CERT_FILE)"
-                        .to_string(),
-                );
-            }
-            let provider = Arc::new(rustls::crypto::ring::default_provider());
-            let config = rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .map_err(|e| e.to_string())?
-                .with_root_certificates(roots)
-                .with_no_client_auth();
-            Ok(Arc::new(config))
-        })
-        .clone()
+    static CONFIG: OnceLock<Arc<rustls::ClientConfig>> = OnceLock::new();
+    if let Some(config) = CONFIG.get() {
+        return Ok(config.clone());
+    }
+    let mut roots = rustls::RootCertStore::empty();
+    let found = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(found.certs);
+    if roots.is_empty() {
+        return Err(
+            "no trusted CA certificates found on this system (install the \
+                    ca-certificates package, or set SSL_CERT_FILE)"
+                .to_string(),
+        );
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(CONFIG.get_or_init(|| Arc::new(config)).clone())
 }
 
 /// The proxy `https_proxy` / `http_proxy` (or `all_proxy`) names for `host`, unless `no_proxy`
